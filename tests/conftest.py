@@ -1,8 +1,7 @@
-"""Fixtures: a real local lab per test session, in a directory of its own."""
+"""Fixtures: the run's real local lab, a target on it and a deployed stack."""
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
@@ -13,19 +12,11 @@ from helpers.target import Target, make_target
 
 
 @pytest.fixture(scope="session")
-def lab(tmp_path_factory) -> LocalLab:
-    """Start a lab that no notebook or other test session shares, stop it at the end."""
-    directory = tmp_path_factory.mktemp("lab")
-    previous = os.environ.get("TIMESTAMP_LAB_DIR")
-    os.environ["TIMESTAMP_LAB_DIR"] = str(directory)
-    local_lab = LocalLab(directory)
+def lab() -> LocalLab:
+    """Start the run's own lab; the root conftest.py chose its directory."""
+    local_lab = LocalLab()
     local_lab.start()
-    yield local_lab
-    local_lab.stop()
-    if previous is None:
-        os.environ.pop("TIMESTAMP_LAB_DIR", None)
-    else:
-        os.environ["TIMESTAMP_LAB_DIR"] = previous
+    return local_lab
 
 
 @pytest.fixture(scope="session")
