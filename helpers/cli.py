@@ -58,10 +58,15 @@ def command_status(arguments: argparse.Namespace) -> int:
 
 def command_teardown(arguments: argparse.Namespace) -> int:
     """Delete the stack from the chosen target; safe to run twice."""
-    if arguments.target == "local" and not LocalLab(region=arguments.region or DEFAULT_REGION).running():
+    if (
+        arguments.target == "local"
+        and not LocalLab(region=arguments.region or DEFAULT_REGION).running()
+    ):
         print("Local lab: not running, so no stack is deployed on it")
         return 0
-    target = make_target(arguments.target, region=arguments.region, profile=arguments.profile)
+    target = make_target(
+        arguments.target, region=arguments.region, profile=arguments.profile
+    )
     deleted = teardown_stack(target, arguments.stack)
     for line in deleted:
         print(f"deleted {line}")
@@ -96,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m helpers.cli", description=__doc__)
     parser.add_argument("command", choices=sorted(COMMANDS))
     parser.add_argument("--stack", default=DEFAULT_STACK_NAME, help="stack name")
-    parser.add_argument("--region", default=None, help="AWS region (default us-east-1 locally)")
+    parser.add_argument(
+        "--region", default=None, help="AWS region (default us-east-1 locally)"
+    )
     parser.add_argument(
         "--target", choices=("local", "aws"), default="local",
         help="where `teardown` deletes the stack from",
