@@ -1,4 +1,4 @@
-"""environment.yml and pyproject.toml name the same dependencies with the same bounds."""
+"""environment.yml and pyproject.toml name the same dependencies and bounds."""
 
 from __future__ import annotations
 

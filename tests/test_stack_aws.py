@@ -1,4 +1,4 @@
-"""AWS-only behaviour of the deployer, which moto never shows, with botocore's Stubber."""
+"""AWS-only behaviour of the deployer, which moto never shows, via Stubber."""
 
 from __future__ import annotations
 
