@@ -13,6 +13,7 @@ import sys
 from helpers.emulator import ACCESS_KEY_ID, DEFAULT_REGION, SECRET_ACCESS_KEY, LocalLab
 from helpers.stack import (
     DEFAULT_STACK_NAME,
+    DEFAULT_STAGE,
     StackNames,
     deploy_stack,
     find_stack_resources,
@@ -42,18 +43,20 @@ def command_status(arguments: argparse.Namespace) -> int:
     print(f"Region:       {lab.region}")
     print(f"Access key:   {ACCESS_KEY_ID}")
     print(f"Secret key:   {SECRET_ACCESS_KEY}  (accepted by the local lab only)")
-    for service, healthy in lab.health().items():
-        print(f"  {service:<14} {'healthy' if healthy else 'UNHEALTHY'}")
+    health = lab.health()
     target = make_target("local", region=arguments.region, lab=lab)
     found = find_stack_resources(target, StackNames(arguments.stack))
     rest_api_id = found["rest_api"]
-    gateway_url = lab.gateway_url(rest_api_id, "v1") if rest_api_id else None
-    print(f"Stack {arguments.stack}: ", end="")
+    gateway_url = lab.gateway_url(rest_api_id, DEFAULT_STAGE) if rest_api_id else None
     if gateway_url:
-        print(f"deployed\nEndpoint URL: {gateway_url}")
+        health["gateway"] = lab.gateway_healthy(rest_api_id)
+    for service, healthy in health.items():
+        print(f"  {service:<14} {'healthy' if healthy else 'UNHEALTHY'}")
+    if gateway_url:
+        print(f"Stack {arguments.stack}: deployed\nEndpoint URL: {gateway_url}")
     else:
-        print("not deployed (run `make up`)")
-    return 0
+        print(f"Stack {arguments.stack}: not deployed (run `make up`)")
+    return 0 if all(health.values()) else 1
 
 
 def command_teardown(arguments: argparse.Namespace) -> int:

@@ -306,6 +306,17 @@ class LocalLab:
             return f"{record.url}/{stage}"
         return None
 
+    def gateway_healthy(self, rest_api_id: str) -> bool:
+        """Tell whether the REST API's local gateway answers HTTP at all."""
+        record = self.state().gateways.get(rest_api_id)
+        if not (record and _process_alive(record.pid)):
+            return False
+        try:
+            requests.get(record.url, timeout=2)
+        except requests.RequestException:
+            return False
+        return True
+
     def stop_gateway(self, rest_api_id: str) -> None:
         """Stop the local gateway of one REST API, if one runs."""
         with self._locked_state() as state:
