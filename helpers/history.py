@@ -184,9 +184,9 @@ def default_rate(target: Target) -> float | None:
 def paced(client: Any, bucket: TokenBucket | None) -> Iterator[None]:
     """Make every GetExecutionHistory call of ``client`` take a token first.
 
-    The handler runs first among the ``before-call`` handlers, so it also
-    paces calls that botocore's Stubber returns responses for. Retries happen after
-    ``before-call`` and are paced by the client's adaptive retry mode instead.
+    The handler runs at ``before-parameter-build``, which botocore emits once
+    per API call, also for calls that botocore's Stubber returns responses for.
+    Retries happen later and are paced by the client's adaptive retry mode.
     With ``bucket=None`` nothing is paced.
     """
     if bucket is None:
@@ -196,8 +196,8 @@ def paced(client: Any, bucket: TokenBucket | None) -> Iterator[None]:
     def take_token(**_: Any) -> None:
         bucket.acquire()
 
-    event_name = "before-call.sfn.GetExecutionHistory"
-    client.meta.events.register_first(event_name, take_token)
+    event_name = "before-parameter-build.sfn.GetExecutionHistory"
+    client.meta.events.register(event_name, take_token)
     try:
         yield
     finally:
