@@ -27,8 +27,8 @@ PARAMETER_VALIDATOR = "validate-parameters"
 JSON = "application/json"
 
 # Status codes each method can answer; integration responses override the 400
-# of a Step Functions error to 404 or 409 through $context.responseOverride.
-METHOD_STATUS_CODES = ("200", "400", "404", "409", "500", "502")
+# of a Step Functions error to 404, 409 or 429 through $context.responseOverride.
+METHOD_STATUS_CODES = ("200", "400", "404", "409", "429", "500", "502")
 
 
 def find_rest_api(client, name: str) -> str | None:

@@ -1,0 +1,613 @@
+"""The local stand-in for API Gateway's execute-api endpoint of one REST API.
+
+Run as ``python -m helpers.gateway --emulator URL --rest-api-id ID --region
+REGION --ready-file PATH``. The process binds 127.0.0.1 on a free port, writes
+``{"port": ..., "pid": ...}`` to the ready file and serves
+``http://127.0.0.1:PORT/<stage>/<path>`` until it is terminated.
+
+moto stores REST APIs but does not execute AWS-service integrations, so this
+process reads the deployed API from the emulator and executes it the way API
+Gateway does: route, SigV4 check of AWS_IAM methods, request validation with
+the API's model, the API's request mapping template, the Step Functions call
+named in the integration URI, the integration response selected by its
+pattern and its template, and the API's gateway responses for errors. It adds
+no rule of its own, so a wrong template or model fails here as on AWS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import re
+import signal
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+import boto3
+import urllib3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from helpers import apidescription, sigv4check, vtl
+from helpers.emulator import ACCESS_KEY_ID, ACCOUNT_ID, SECRET_ACCESS_KEY
+
+logger = logging.getLogger("helpers.gateway")
+
+JSON = "application/json"
+
+# How often the gateway asks the emulator which deployment a stage serves. A
+# redeploy takes effect within this time, as on AWS within a few seconds.
+STAGE_CHECK_INTERVAL_S = 1.0
+
+# API Gateway ends an integration call after 29 s by default.
+INTEGRATION_TIMEOUT_S = 29.0
+
+# The JSON 1.0 target prefix of each service an action URI may name.
+SERVICE_TARGETS = {"states": "AWSStepFunctions"}
+
+# Status code and x-amzn-ErrorType of each gateway response type this gateway
+# produces, from the API Gateway developer guide's list of response types.
+RESPONSE_TYPES = {
+    "MISSING_AUTHENTICATION_TOKEN": (403, "MissingAuthenticationTokenException"),
+    "INVALID_SIGNATURE": (403, "InvalidSignatureException"),
+    "BAD_REQUEST_PARAMETERS": (400, "BadRequestException"),
+    "BAD_REQUEST_BODY": (400, "BadRequestException"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "UnsupportedMediaTypeException"),
+    "API_CONFIGURATION_ERROR": (500, "InternalServerErrorException"),
+    "INTEGRATION_FAILURE": (504, "InternalServerErrorException"),
+    "INTEGRATION_TIMEOUT": (504, "InternalServerErrorException"),
+}
+DEFAULT_GATEWAY_TEMPLATE = '{"message":$context.error.messageString}'
+
+_TEMPLATE_VARIABLE = re.compile(r"\$(?:\{(context(?:\.\w+)+)\}|(context(?:\.\w+)+))")
+
+
+@dataclass
+class Response:
+    """An HTTP response to write back to the client."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class GatewayError(Exception):
+    """A failure that API Gateway answers with one of its gateway responses."""
+
+    def __init__(self, response_type: str, message: str, validation_errors: str = ""):
+        super().__init__(message)
+        self.response_type = response_type
+        self.message = message
+        self.validation_errors = validation_errors
+
+
+@dataclass
+class Call:
+    """One request on its way through the gateway, with its template variables."""
+
+    method: str
+    target: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+    request_id: str
+    received_ms: int
+    source_ip: str
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def header(self, name: str) -> str | None:
+        lowered = name.lower()
+        return next((v for k, v in self.headers.items() if k.lower() == lowered), None)
+
+    @property
+    def content_type(self) -> str:
+        """The media type without parameters; API Gateway assumes JSON if absent."""
+        value = self.header("Content-Type") or JSON
+        return value.split(";")[0].strip().lower()
+
+
+# --- the deployed API, reloaded when the stage serves a new deployment ----------
+
+
+class ApiCache:
+    """The compiled API of each stage, keyed by the deployment the stage serves."""
+
+    def __init__(self, client, rest_api_id: str, interval_s: float):
+        self.client = client
+        self.rest_api_id = rest_api_id
+        self.interval_s = interval_s
+        self.lock = threading.Lock()
+        self.checked_at: dict[str, float] = {}
+        self.deployments: dict[str, str | None] = {}
+        self.apis: dict[str, apidescription.DeployedApi] = {}
+
+    def get(self, stage: str) -> apidescription.DeployedApi | None:
+        """Return the stage's API, checking its deployment at most every interval."""
+        with self.lock:
+            now = time.monotonic()
+            if now - self.checked_at.get(stage, -1e9) >= self.interval_s:
+                self.deployments[stage] = apidescription.current_deployment_id(
+                    self.client, self.rest_api_id, stage
+                )
+                self.checked_at[stage] = now
+            deployment_id = self.deployments[stage]
+            if deployment_id is None:
+                return None
+            if deployment_id not in self.apis:
+                self.apis[deployment_id] = apidescription.load_api(
+                    self.client, self.rest_api_id, deployment_id
+                )
+            return self.apis[deployment_id]
+
+
+# --- the gateway's request pipeline ----------------------------------------------
+
+
+class Gateway:
+    """Execute requests against one REST API whose integrations call the emulator."""
+
+    def __init__(self, emulator_url: str, rest_api_id: str, region: str):
+        self.emulator_url = emulator_url
+        self.rest_api_id = rest_api_id
+        self.region = region
+        self.secret_keys = {ACCESS_KEY_ID: SECRET_ACCESS_KEY}
+        client = boto3.client(
+            "apigateway",
+            endpoint_url=emulator_url,
+            region_name=region,
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+        )
+        self.cache = ApiCache(client, rest_api_id, STAGE_CHECK_INTERVAL_S)
+        self.http = urllib3.PoolManager(maxsize=32, retries=False)
+
+    def handle(self, call: Call, host: str) -> Response:
+        """Answer one request; every failure becomes the API's gateway response."""
+        api = None
+        try:
+            stage, _, resource_path = call.path.lstrip("/").partition("/")
+            api = self.cache.get(stage) if stage else None
+            if api is None:
+                raise GatewayError(
+                    "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"
+                )
+            return self.execute(api, stage, "/" + resource_path, call, host)
+        except GatewayError as error:
+            return gateway_response(api, call, error)
+        except Exception:
+            logger.exception("request %s failed inside the gateway", call.request_id)
+            error = GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+            return gateway_response(api, call, error)
+
+    def execute(
+        self, api: apidescription.DeployedApi, stage: str, path: str, call, host: str
+    ) -> Response:
+        method, path_parameters = _find_method(api, path.rstrip("/") or "/", call)
+        call.context = _context(call, api, stage, method, host)
+        if method.authorization_type == "AWS_IAM":
+            self.authenticate(call, host)
+        parameters = _parameters(call, path_parameters)
+        _validate_request(api, method, call, parameters)
+        if method.integration is None:
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+        return self.integrate(method.integration, call, parameters)
+
+    def authenticate(self, call: Call, host: str) -> None:
+        request = sigv4check.SignedRequest(
+            method=call.method,
+            url=f"http://{host}{call.target}",
+            headers=call.headers,
+            body=call.body,
+        )
+        try:
+            key = sigv4check.verify_signature(request, self.secret_keys, self.region)
+        except sigv4check.SignatureRejected as rejected:
+            raise GatewayError(rejected.response_type, rejected.message) from None
+        call.context["identity"].update(
+            {"accessKey": key, "caller": key, "user": key, "accountId": ACCOUNT_ID}
+        )
+
+    def integrate(self, integration, call: Call, parameters: dict) -> Response:
+        """Render the request, call the action, render the selected response."""
+        request_text = _render_request(integration, call, parameters)
+        status, response_text = self.call_action(integration, request_text, call)
+        selected = integration.select_response(status)
+        if selected is None:
+            logger.error(
+                "request %s: no integration response matches status %d and none "
+                "is the default", call.request_id, status,
+            )  # fmt: skip
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+        return _render_response(selected, call, response_text)
+
+    def call_action(self, integration, request_text: str, call: Call) -> tuple:
+        """POST the rendered JSON to the service action on the emulator."""
+        target = SERVICE_TARGETS.get(integration.service)
+        if target is None:
+            logger.error(
+                "request %s: the local gateway cannot call service %r",
+                call.request_id, integration.service,
+            )  # fmt: skip
+            raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error")
+        headers = self.signed_headers(integration, target, request_text)
+        try:
+            reply = self.http.request(
+                "POST", self.emulator_url + "/", body=request_text.encode("utf-8"),
+                headers=headers, timeout=INTEGRATION_TIMEOUT_S,
+            )  # fmt: skip
+        except urllib3.exceptions.TimeoutError:
+            raise GatewayError(
+                "INTEGRATION_TIMEOUT", "Endpoint request timed out"
+            ) from None
+        except urllib3.exceptions.HTTPError as error:
+            logger.error(
+                "request %s: calling the emulator failed: %s", call.request_id, error
+            )
+            raise GatewayError("INTEGRATION_FAILURE", "Internal server error") from None
+        return reply.status, reply.data.decode("utf-8")
+
+    def signed_headers(self, integration, target: str, request_text: str) -> dict:
+        """Sign the service call with the lab's key pair in place of the API's role."""
+        request = AWSRequest(
+            method="POST",
+            url=self.emulator_url + "/",
+            data=request_text.encode("utf-8"),
+            headers={
+                "Content-Type": "application/x-amz-json-1.0",
+                "X-Amz-Target": f"{target}.{integration.action}",
+            },
+        )
+        credentials = Credentials(ACCESS_KEY_ID, SECRET_ACCESS_KEY)
+        SigV4Auth(credentials, integration.service, integration.region).add_auth(
+            request
+        )
+        return dict(request.headers.items())
+
+
+def _find_method(api, path: str, call: Call):
+    found = api.find(path)
+    if found is None:
+        raise GatewayError(
+            "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"
+        )
+    route, raw_parameters = found
+    method = route.methods.get(call.method) or route.methods.get("ANY")
+    if method is None:
+        raise GatewayError(
+            "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token"
+        )
+    return method, {name: unquote(value) for name, value in raw_parameters.items()}
+
+
+def _parameters(call: Call, path_parameters: dict[str, str]) -> dict:
+    return {
+        "path": path_parameters,
+        "querystring": dict(call.query),
+        "header": dict(call.headers),
+    }
+
+
+def _context(call: Call, api, stage: str, method, host: str) -> dict[str, Any]:
+    """Build ``$context`` for the templates: ids, times, stage and the caller."""
+    received = datetime.fromtimestamp(call.received_ms / 1000, UTC)
+    return {
+        "requestId": call.request_id,
+        "extendedRequestId": call.request_id,
+        "requestTime": received.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+        "requestTimeEpoch": call.received_ms,
+        "stage": stage,
+        "httpMethod": method.http_method,
+        "resourcePath": method.resource_path,
+        "resourceId": method.resource_id,
+        "path": call.path,
+        "apiId": api.rest_api_id,
+        "accountId": ACCOUNT_ID,
+        "domainName": host.split(":")[0],
+        "protocol": "HTTP/1.1",
+        "identity": {
+            "sourceIp": call.source_ip,
+            "userAgent": call.header("User-Agent"),
+        },
+        "error": {"message": "", "messageString": '""', "validationErrorString": ""},
+        "responseOverride": {"status": None, "header": {}},
+    }
+
+
+# --- method request validation ----------------------------------------------------
+
+
+def _validate_request(api, method, call: Call, parameters: dict) -> None:
+    if method.validate_parameters:
+        missing = _missing_parameters(method.required_parameters, parameters)
+        if missing:
+            raise GatewayError(
+                "BAD_REQUEST_PARAMETERS",
+                f"Missing required request parameters: [{', '.join(missing)}]",
+            )
+    model_name = method.request_models.get(call.content_type)
+    if method.validate_body and model_name and model_name != "Empty":
+        errors = _body_errors(api.validators[model_name], call.body)
+        if errors:
+            validation = "[" + ", ".join(errors) + "]"
+            raise GatewayError("BAD_REQUEST_BODY", "Invalid request body", validation)
+
+
+def _missing_parameters(required: list[str], parameters: dict) -> list[str]:
+    """Return the names of required ``path.x``, ``querystring.x``, ``header.x``."""
+    missing = []
+    for qualified in required:
+        kind, _, name = qualified.partition(".")
+        values = parameters.get(kind, {})
+        if kind == "header":
+            values = {key.lower(): value for key, value in values.items()}
+            name = name.lower()
+        if not values.get(name):
+            missing.append(qualified.partition(".")[2])
+    return missing
+
+
+def _body_errors(validator, body: bytes) -> list[str]:
+    """Validate the body with the model; an empty body is validated as ``{}``.
+
+    NOTE: AWS's treatment of an empty body under a model is not documented;
+    the request template also rejects a missing dueDate in case AWS lets an
+    empty body through.
+    """
+    text = body.decode("utf-8", errors="replace")
+    try:
+        document = json.loads(text) if text.strip() else {}
+    except json.JSONDecodeError as error:
+        return [f"/: the body is not valid JSON: {error} (json)"]
+    return apidescription.describe_schema_errors(validator, document)
+
+
+# --- mapping templates ---------------------------------------------------------------
+
+
+def _pick_template(templates: dict, content_type: str):
+    if content_type in templates:
+        return templates[content_type]
+    return templates.get(JSON) or next(iter(templates.values()), None)
+
+
+def _namespace(call: Call, body: str, parameters: dict) -> dict[str, Any]:
+    return {
+        "input": vtl.Input(body, parameters),
+        "util": vtl.Util(),
+        "context": vtl.to_java(call.context),
+        "stageVariables": vtl.JavaMap(),
+    }
+
+
+def _render_request(integration, call: Call, parameters: dict) -> str:
+    """Render the request template chosen by the request's content type."""
+    template = integration.request_templates.get(call.content_type)
+    body = call.body.decode("utf-8", errors="replace")
+    if template is None:
+        behaviour = integration.passthrough_behavior
+        has_templates = bool(integration.request_templates)
+        if behaviour == "NEVER" or (behaviour == "WHEN_NO_TEMPLATES" and has_templates):
+            raise GatewayError("UNSUPPORTED_MEDIA_TYPE", "Unsupported Media Type")
+        return body
+    namespace = _namespace(call, body, parameters)
+    try:
+        rendered = vtl.render(template, namespace)
+    except vtl.TemplateError as error:
+        logger.error("request %s: %s", call.request_id, error)
+        raise GatewayError("API_CONFIGURATION_ERROR", "Internal server error") from None
+    call.context = namespace["context"]
+    return rendered
+
+
+def _render_response(selected, call: Call, response_text: str) -> Response:
+    """Render the integration response; honour $context.responseOverride."""
+    template = _pick_template(selected.templates, (call.header("Accept") or JSON))
+    body, content_type = response_text, JSON
+    if template is not None:
+        namespace = _namespace(call, response_text, {})
+        try:
+            body = vtl.render(template, namespace)
+        except vtl.TemplateError as error:
+            logger.error("request %s: %s", call.request_id, error)
+            raise GatewayError(
+                "API_CONFIGURATION_ERROR", "Internal server error"
+            ) from None
+        call.context = namespace["context"]
+        content_type = next(k for k, v in selected.templates.items() if v is template)
+    override = call.context["responseOverride"]
+    status = int(override["status"] or selected.status_code)
+    headers = {
+        "Content-Type": content_type,
+        **{k: str(v) for k, v in override["header"].items()},
+    }
+    return Response(status, body.encode("utf-8"), headers)
+
+
+# --- gateway responses --------------------------------------------------------------
+
+
+def gateway_response(api, call: Call, error: GatewayError) -> Response:
+    """Render the API's gateway response for ``error``, or API Gateway's default.
+
+    Gateway response templates are not Velocity: API Gateway substitutes
+    ``$context`` variables and nothing else.
+    """
+    default_status, error_type = RESPONSE_TYPES.get(error.response_type, (500, ""))
+    configured = _configured_response(api, error.response_type, default_status)
+    status = (
+        int(configured.status_code or default_status) if configured else default_status
+    )
+    templates = configured.templates if configured and configured.templates else {}
+    template = _pick_template(templates, JSON) or DEFAULT_GATEWAY_TEMPLATE
+    context = call.context or {"requestId": call.request_id}
+    context["error"] = {
+        "message": error.message,
+        "messageString": json.dumps(error.message),
+        "responseType": error.response_type,
+        # API Gateway escapes this string for use inside a JSON string.
+        "validationErrorString": json.dumps(error.validation_errors)[1:-1],
+    }
+    body = _substitute(template, context)
+    headers = {"Content-Type": JSON, "x-amzn-ErrorType": error_type}
+    return Response(status, body.encode("utf-8"), headers)
+
+
+def _configured_response(api, response_type: str, default_status: int):
+    if api is None:
+        return None
+    family = "DEFAULT_4XX" if default_status < 500 else "DEFAULT_5XX"
+    return api.gateway_responses.get(response_type) or api.gateway_responses.get(family)
+
+
+def _substitute(template: str, context: dict) -> str:
+    def value_of(match: re.Match) -> str:
+        value: Any = {"context": context}
+        for name in (match.group(1) or match.group(2)).split("."):
+            value = value.get(name) if isinstance(value, dict) else None
+        return "" if value is None else vtl.java_string(value)
+
+    return _TEMPLATE_VARIABLE.sub(value_of, template)
+
+
+# --- the HTTP server -----------------------------------------------------------------
+
+
+class GatewayHandler(BaseHTTPRequestHandler):
+    """Hand each HTTP request to the gateway and write its response."""
+
+    protocol_version = "HTTP/1.1"
+    server: GatewayServer
+
+    def do_request(self) -> None:
+        started = time.perf_counter()
+        split = urlsplit(self.path)
+        call = Call(
+            method=self.command,
+            target=self.path,
+            path=split.path,
+            query=dict(parse_qsl(split.query, keep_blank_values=True)),
+            headers=_headers(self),
+            body=self._read_body(),
+            request_id=str(uuid.uuid4()),
+            received_ms=time.time_ns() // 1_000_000,
+            source_ip=self.client_address[0],
+        )
+        response = self.server.gateway.handle(call, self.headers.get("Host", ""))
+        self._write(response, call.request_id)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        logger.info(
+            "%s %s %d %.1f ms request %s",
+            self.command, split.path, response.status, elapsed_ms, call.request_id,
+        )  # fmt: skip
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_request
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            return _read_chunked(self.rfile)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _write(self, response: Response, request_id: str) -> None:
+        self.send_response(response.status)
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        self.send_header("x-amzn-RequestId", request_id)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence http.server's stderr log; do_request logs each request."""
+
+
+def _headers(handler: BaseHTTPRequestHandler) -> dict[str, str]:
+    """Join repeated headers with commas, as SigV4 canonicalisation expects."""
+    headers: dict[str, str] = {}
+    for name in handler.headers.keys():
+        headers.setdefault(name, ",".join(handler.headers.get_all(name)))
+    return headers
+
+
+def _read_chunked(stream) -> bytes:
+    chunks = []
+    while True:
+        size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
+        if size == 0:
+            stream.readline()
+            return b"".join(chunks)
+        chunks.append(stream.read(size))
+        stream.readline()
+
+
+class GatewayServer(ThreadingHTTPServer):
+    """A threaded HTTP server on 127.0.0.1 that owns one Gateway."""
+
+    daemon_threads = True
+    # Batches open hundreds of connections at once; the default backlog is 5.
+    request_queue_size = 1024
+
+    def __init__(self, gateway: Gateway, port: int = 0):
+        super().__init__(("127.0.0.1", port), GatewayHandler)
+        self.gateway = gateway
+
+
+def _write_ready_file(path: Path, port: int) -> None:
+    partial = path.with_suffix(".tmp")
+    partial.write_text(json.dumps({"port": port, "pid": os.getpid()}))
+    partial.replace(path)
+
+
+def _stop_on_sigterm(server: GatewayServer) -> None:
+    def stop(signum: int, frame: Any) -> None:
+        logger.info("received signal %d, stopping", signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--emulator", required=True, help="URL of the emulator")
+    parser.add_argument("--rest-api-id", required=True, help="REST API to serve")
+    parser.add_argument("--region", required=True, help="region of the REST API")
+    parser.add_argument(
+        "--ready-file", type=Path, required=True,
+        help="file to write the listening port and process id to",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stdout, level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )  # fmt: skip
+
+    gateway = Gateway(args.emulator, args.rest_api_id, args.region)
+    server = GatewayServer(gateway)
+    _stop_on_sigterm(server)
+    port = server.server_address[1]
+    _write_ready_file(args.ready_file, port)
+    logger.info(
+        "serving REST API %s at http://127.0.0.1:%d (emulator %s, region %s)",
+        args.rest_api_id, port, args.emulator, args.region,
+    )  # fmt: skip
+    server.serve_forever()
+    server.server_close()
+    logger.info("stopped serving REST API %s", args.rest_api_id)
+
+
+if __name__ == "__main__":
+    main()
