@@ -1,0 +1,103 @@
+"""Figures of trigger latency: titles, labels, files, and no pyplot state."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import pytest
+
+from helpers.history import HISTORIES_FILE
+from helpers.latency import latency_summary, latency_table, summarize_run
+from helpers.plots import (
+    FIGURES,
+    LOCAL_TARGET,
+    draw_figures,
+    plot_lateness_histogram,
+    plot_timeline,
+    save_run_figures,
+)
+from helpers.synthetic import synthetic_run
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def table():
+    run = synthetic_run(120, seed=7)
+    return latency_table(run.histories, run.run_events)
+
+
+@pytest.fixture(scope="module")
+def aws_figures(table):
+    return draw_figures(table, "AWS eu-west-1")
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_figure_title_names_target(aws_figures, name):
+    assert "AWS eu-west-1" in aws_figures[name].axes[0].get_title()
+
+
+@pytest.mark.parametrize("name", list(FIGURES))
+def test_figure_axes_have_units(aws_figures, name):
+    axes = aws_figures[name].axes[0]
+
+    for label in (axes.get_xlabel(), axes.get_ylabel()):
+        assert label, name
+    assert "(" in axes.get_xlabel(), name
+
+
+def test_local_title_says_the_emulator(table):
+    figure = plot_lateness_histogram(table, LOCAL_TARGET)
+
+    assert figure.axes[0].get_title().endswith("on the local emulator")
+
+
+def test_local_histogram_marks_emulator_rounding(table):
+    figure = plot_lateness_histogram(table, LOCAL_TARGET)
+
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert "emulator rounds waits down to whole seconds" in labels
+
+
+def test_aws_histogram_has_no_rounding_band(table):
+    figure = plot_lateness_histogram(table, "AWS eu-west-1")
+
+    labels = figure.axes[0].get_legend_handles_labels()[1]
+    assert "emulator rounds waits down to whole seconds" not in labels
+
+
+def test_timeline_limits_rows(table):
+    figure = plot_timeline(table, "AWS eu-west-1", limit=10)
+
+    assert len(figure.axes[0].get_yticks()) == 10
+    assert "10 of 120" in figure.axes[0].get_title()
+
+
+def test_figures_leave_pyplot_empty(table):
+    draw_figures(table, "AWS eu-west-1")
+
+    assert plt.get_fignums() == []
+
+
+def test_save_run_figures_writes_pngs(table, tmp_path):
+    paths = save_run_figures(table, tmp_path, "AWS eu-west-1")
+
+    assert [path.stem for path in paths] == list(FIGURES)
+    for path in paths:
+        assert path.read_bytes().startswith(PNG_SIGNATURE), path
+
+
+def test_summarize_run_returns_summary_and_figures(tmp_path):
+    run = synthetic_run(60, seed=8)
+    lines = [history.to_json() for history in run.histories]
+    (tmp_path / HISTORIES_FILE).write_text("\n".join(lines) + "\n")
+    run.run_events.to_csv(tmp_path / "events.csv", index=False)
+    (tmp_path / "run.json").write_text(json.dumps({"target": "AWS us-east-1"}))
+
+    summary, paths = summarize_run(tmp_path)
+
+    expected = latency_summary(latency_table(run.histories, run.run_events))
+    assert summary.equals(expected)
+    assert all(path.exists() for path in paths)
+    assert len(paths) == len(FIGURES)
