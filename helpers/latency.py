@@ -322,9 +322,10 @@ def _as_bool(value: Any) -> bool:
 def _categorize(table: pd.DataFrame) -> np.ndarray:
     """Label each execution; only ``measured`` ones enter the statistics.
 
-    An execution is overdue when the run says so, or when its due date was
-    already past at submission (at ExecutionStarted when the run has no
-    submission time), because it then fires at once instead of at its due time.
+    An execution is overdue when the run's ``overdue`` flag is set, or when
+    its due date was already past at submission (at ExecutionStarted when the
+    run has no submission time). Such an execution fires at once instead of at
+    its due time.
     """
     reference = table["submitted_at"].fillna(table["execution_started"])
     overdue = table["overdue_at_submission"] | (table["due"] < reference).fillna(False)
@@ -413,6 +414,8 @@ def summarize_run(run_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
 
     run_dir = Path(run_dir)
     table = load_run_table(run_dir)
+    # NOTE: assumes run.json names the target under "target", as
+    # Target.description does ("local emulator" or "AWS <region>").
     target = read_run_metadata(run_dir).get("target", "unknown target")
     paths = save_run_figures(table, run_dir, target)
     return latency_summary(table), paths

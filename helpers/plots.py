@@ -41,7 +41,7 @@ def _new_figure(width: float = 8.0, height: float = 5.0) -> tuple[Figure, Axes]:
 
 
 def _on(target: str) -> str:
-    """Return the target as a title says it: "the local emulator", "AWS us-east-1"."""
+    """Return the target as titles name it: "the local emulator", "AWS us-east-1"."""
     return f"the {target}" if target == LOCAL_TARGET else target
 
 
@@ -102,7 +102,7 @@ def plot_lateness_histogram(table: pd.DataFrame, target: str) -> Figure:
     axes.set_xlabel("trigger latency: Task state entered minus due date (ms)")
     axes.set_ylabel("executions")
     axes.set_title(f"Trigger latency of {len(values)} executions on {_on(target)}")
-    axes.legend(loc="upper right")
+    axes.legend(loc="best")
     return figure
 
 
