@@ -46,6 +46,11 @@ HEALTH_CHECKS: dict[str, Callable] = {
 }
 
 
+# The Popen objects of processes this interpreter started, kept so that they
+# are waited for when stopped instead of being collected while still running.
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
 class EmulatorError(RuntimeError):
     """The local lab could not be started, reached or configured."""
 
@@ -98,6 +103,9 @@ def lab_directory() -> Path:
 
 
 def _process_alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:  # poll() reaps it, so an exited child is not a zombie
+        return child.poll() is None
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -192,6 +200,7 @@ class LocalLab:
                 env=environment,
                 start_new_session=True,  # outlives the kernel that started it
             )
+        _CHILDREN[process.pid] = process
         ready = self._wait_for_ready_file(process, ready_file, log_path, timeout)
         return ProcessRecord(pid=ready["pid"], port=ready["port"], log=str(log_path))
 
@@ -337,12 +346,22 @@ class LocalLab:
 
 def _terminate(pid: int, grace: float = 5.0) -> None:
     """Send SIGTERM, then SIGKILL after ``grace`` seconds if the process lives on."""
+    child = _CHILDREN.pop(pid, None)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
+        if child is not None:
+            _wait_for_child(child, grace)
+            return
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and _process_alive(pid):
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
             time.sleep(0.05)
         if _process_alive(pid):
             os.kill(pid, signal.SIGKILL)
+
+
+def _wait_for_child(child: subprocess.Popen, grace: float) -> None:
+    try:
+        child.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
