@@ -1,6 +1,26 @@
 """Helpers of the timestamp-triggered events lab: deploy, fire, measure, plot."""
 
 from helpers.emulator import EmulatorError, LocalLab
+from helpers.events import (
+    CancelResult,
+    Endpoint,
+    EventConflictError,
+    EventError,
+    EventNotFoundError,
+    FiredEvent,
+    cancel_event,
+    fire_batch,
+    fire_event,
+    get_event,
+    load_run,
+    make_endpoint,
+    pending_executions,
+    probe_bad_inputs,
+    reschedule_event,
+    save_run,
+    spread_due_dates,
+    wait_for_events,
+)
 from helpers.history import (
     CollectionResult,
     ExecutionHistory,
@@ -19,6 +39,7 @@ from helpers.latency import (
     summarize_run,
 )
 from helpers.plots import draw_figures, save_figures, save_run_figures
+from helpers.signing import curl_command
 from helpers.stack import (
     StackError,
     StackOutputs,
@@ -30,8 +51,30 @@ from helpers.stack import (
 )
 from helpers.synthetic import SyntheticRun, synthetic_run
 from helpers.target import Target, make_target
+from helpers.validation import ValidationError, check_event
 
 __all__ = [
+    "CancelResult",
+    "Endpoint",
+    "EventConflictError",
+    "EventError",
+    "EventNotFoundError",
+    "FiredEvent",
+    "ValidationError",
+    "cancel_event",
+    "check_event",
+    "curl_command",
+    "fire_batch",
+    "fire_event",
+    "get_event",
+    "load_run",
+    "make_endpoint",
+    "pending_executions",
+    "probe_bad_inputs",
+    "reschedule_event",
+    "save_run",
+    "spread_due_dates",
+    "wait_for_events",
     "CollectionResult",
     "ExecutionHistory",
     "HistoryError",
