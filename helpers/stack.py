@@ -512,16 +512,27 @@ def _delete_state_machine(
     arn = _find_state_machine(client, names.state_machine)
     if arn is None:
         return
+    stop_running_executions(client, arn, cause=f"teardown of stack {names.stack}")
+    client.delete_state_machine(stateMachineArn=arn)
+    deleted.append(f"state machine {names.state_machine}")
+
+
+def stop_running_executions(client, state_machine_arn: str, cause: str) -> int:
+    """Stop every RUNNING execution of the state machine; return how many."""
+    stopped = 0
     paginator = client.get_paginator("list_executions")
-    for page in paginator.paginate(stateMachineArn=arn, statusFilter="RUNNING"):
+    pages = paginator.paginate(
+        stateMachineArn=state_machine_arn, statusFilter="RUNNING"
+    )
+    for page in pages:
         for execution in page["executions"]:
             client.stop_execution(
                 executionArn=execution["executionArn"],
                 error="StackTornDown",
-                cause=f"teardown of stack {names.stack}",
+                cause=cause,
             )
-    client.delete_state_machine(stateMachineArn=arn)
-    deleted.append(f"state machine {names.state_machine}")
+            stopped += 1
+    return stopped
 
 
 def _delete_function(target: Target, names: StackNames, deleted: list[str]) -> None:

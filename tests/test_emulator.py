@@ -8,8 +8,10 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from helpers.emulator import EmulatorError, LabState, LocalLab, ProcessRecord
@@ -42,7 +44,7 @@ def test_lab_records_port_pid_and_log(lab):
 
     assert _alive(record.pid)
     assert lab.url == f"http://127.0.0.1:{record.port}"
-    assert "GET /moto-api/config" in open(record.log).read()
+    assert "GET /moto-api/config" in Path(record.log).read_text()
 
 
 def test_lab_health_reports_every_service(lab):
@@ -67,6 +69,11 @@ def test_lab_rejects_emulator_without_execution(tmp_path):
             lab.state_file
         )
         _wait_until_answering(lab)
+        requests.post(
+            f"{lab.url}/moto-api/config",
+            json={"lambda": {"use_docker": False}},
+            timeout=5,
+        ).raise_for_status()
 
         with pytest.raises(EmulatorError, match="does not execute state machines"):
             lab.check_configuration()
