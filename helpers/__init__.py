@@ -1,5 +1,6 @@
 """Helpers of the timestamp-triggered events lab: deploy, fire, measure, plot."""
 
+from helpers.diagram import draw_state_machine
 from helpers.emulator import EmulatorError, LocalLab
 from helpers.events import (
     CancelResult,
@@ -21,6 +22,7 @@ from helpers.events import (
     spread_due_dates,
     wait_for_events,
 )
+from helpers.executions import follow_execution, history_table
 from helpers.history import (
     CollectionResult,
     ExecutionHistory,
@@ -54,6 +56,9 @@ from helpers.target import Target, make_target
 from helpers.validation import ValidationError, check_event
 
 __all__ = [
+    "draw_state_machine",
+    "follow_execution",
+    "history_table",
     "CancelResult",
     "Endpoint",
     "EventConflictError",

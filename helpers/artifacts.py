@@ -34,9 +34,14 @@ def substitute(text: str, values: dict[str, str], source: str = "template") -> s
     return _PLACEHOLDER.sub(replace, text)
 
 
+def raw_text(relative_path: str) -> str:
+    """Read ``deploy/RELATIVE_PATH`` as stored, placeholders included."""
+    return (DEPLOY_DIR / relative_path).read_text()
+
+
 def read_text(relative_path: str, values: dict[str, str] | None = None) -> str:
     """Read ``deploy/RELATIVE_PATH`` and fill in its placeholders."""
-    text = (DEPLOY_DIR / relative_path).read_text()
+    text = raw_text(relative_path)
     return substitute(text, values or {}, source=f"deploy/{relative_path}")
 
 
