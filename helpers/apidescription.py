@@ -19,7 +19,7 @@ from typing import Any
 import airspeed
 import jsonschema
 
-from helpers import vtl
+from helpers import validation, vtl
 
 logger = logging.getLogger(__name__)
 
@@ -201,8 +201,7 @@ def _model_validators(client, rest_api_id: str) -> dict:
     compiled = {}
     for model in client.get_models(restApiId=rest_api_id, limit=500)["items"]:
         schema = json.loads(model.get("schema") or "{}")
-        jsonschema.Draft4Validator.check_schema(schema)
-        compiled[model["name"]] = jsonschema.Draft4Validator(schema)
+        compiled[model["name"]] = validation.model_validator(schema)
     return compiled
 
 

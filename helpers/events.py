@@ -74,11 +74,15 @@ class EventConflictError(EventError):
 
 @dataclass
 class Endpoint:
-    """The stage URL of a deployed stack and a signed, pooled HTTP session."""
+    """The stage URL of a deployed stack and a signed, pooled HTTP session.
+
+    ``sleep`` waits between retries; tests replace it to run without waiting.
+    """
 
     url: str
     target: Target
     session: requests.Session
+    sleep: Callable[[float], None] = time.sleep
 
     @property
     def events_url(self) -> str:
@@ -200,6 +204,7 @@ def _submit(endpoint: Endpoint, checked: validation.CheckedEvent) -> FiredEvent:
     response, attempts = send_with_retry(
         lambda: post_event(endpoint, checked.body_text),
         retry_ambiguous=checked.id is not None,
+        sleep=endpoint.sleep,
     )
     answer = _raise_for_answer(response, "POST /events")
     return FiredEvent(

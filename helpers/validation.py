@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -104,9 +105,51 @@ class CheckedEvent:
     notes: tuple[str, ...] = field(default=())
 
 
+def ecma_pattern(pattern: str) -> str:
+    """Translate an ECMA 262 regex to Python: ``$`` becomes ``\\Z``.
+
+    JSON Schema patterns are ECMA 262, where ``$`` matches only at the end of
+    the input. Python's ``$`` also matches before a final newline, so
+    ``"2026-08-28T15:00:00Z\\n"`` would pass the dueDate pattern.
+    """
+    translated, escaped, in_class = [], False, False
+    for char in pattern:
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "[":
+            in_class = True
+        elif char == "]":
+            in_class = False
+        elif char == "$" and not in_class:
+            char = "\\Z"
+        translated.append(char)
+    return "".join(translated)
+
+
+def _ecma_pattern_keyword(validator, pattern, instance, schema):
+    if validator.is_type(instance, "string") and not re.search(
+        ecma_pattern(pattern), instance
+    ):
+        yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# Draft 4 with ECMA 262 semantics for the pattern keyword, as the standard says.
+EcmaDraft4Validator = jsonschema.validators.extend(
+    jsonschema.Draft4Validator, {"pattern": _ecma_pattern_keyword}
+)
+
+
+def model_validator(schema: dict[str, Any]) -> jsonschema.protocols.Validator:
+    """Compile a draft 4 JSON Schema as API Gateway validates models."""
+    EcmaDraft4Validator.check_schema(schema)
+    return EcmaDraft4Validator(schema)
+
+
 @cache
-def _schema_validator() -> jsonschema.Draft4Validator:
-    return jsonschema.Draft4Validator(artifacts.event_schema())
+def _schema_validator() -> jsonschema.protocols.Validator:
+    return model_validator(artifacts.event_schema())
 
 
 def canonical_due_date(due_date: datetime | str) -> str:

@@ -1,0 +1,366 @@
+"""The REST API over real HTTP on the local gateway: auth, validation, idempotency."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+
+from helpers import signing
+from helpers.events import fire_event, make_endpoint, post_event
+from helpers.validation import CANONICAL_FORMAT
+
+FORBIDDEN_ID_CHARACTERS = list('<>{}[]?*"#%\\^|~`$&,;:/')
+
+
+def _due_in(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime(CANONICAL_FORMAT)
+
+
+def _execution_names(target, stack) -> list[str]:
+    client = target.client("stepfunctions")
+    pages = client.get_paginator("list_executions").paginate(
+        stateMachineArn=stack.state_machine_arn
+    )
+    return [e["name"] for page in pages for e in page["executions"]]
+
+
+def _body(**fields) -> str:
+    return json.dumps(fields)
+
+
+@pytest.fixture(scope="module")
+def endpoint(target, stack):
+    return make_endpoint(target, stack)
+
+
+@pytest.fixture(scope="module")
+def earlier_event(endpoint):
+    """An event fired before the bad requests, which they must leave untouched."""
+    return fire_event(
+        endpoint, _due_in(3600), {"keep": "me"}, f"earlier-{uuid.uuid4()}"
+    )
+
+
+# --- bad input: 400 naming the field and rule, no execution started ----------------
+
+LATER = _due_in(3600)
+TOO_FAR = _due_in(366 * 86400)
+BIG_DATA = "€" * 90_000  # 270,000 bytes of UTF-8 in 90,000 characters
+
+BAD_BODIES = {
+    "due date missing": (_body(data={}), "dueDate", "required"),
+    "due date null": (_body(dueDate=None), "dueDate", "type"),
+    "due date number": (_body(dueDate=1788000000), "dueDate", "type"),
+    "offset timestamp": (_body(dueDate=LATER[:-1] + "+00:00"), "dueDate", "pattern"),
+    "lowercase z": (_body(dueDate=LATER[:-1] + "z"), "dueDate", "pattern"),
+    "lowercase t": (_body(dueDate=LATER.replace("T", "t")), "dueDate", "pattern"),
+    "no seconds": (_body(dueDate=LATER[:16] + "Z"), "dueDate", "pattern"),
+    "trailing newline": (_body(dueDate=LATER + "\n"), "dueDate", "pattern"),
+    "over 365 days": (_body(dueDate=TOO_FAR), "dueDate", "maxDaysAhead"),
+    "february 30": (_body(dueDate="2027-02-30T00:00:00Z"), "dueDate", "calendarDate"),
+    "empty body": ("", "dueDate", "required"),
+    "non-JSON body": ("dueDate=tomorrow", "body", "json"),
+    "JSON array": (json.dumps([LATER]), "/", "type"),
+    "JSON string": (json.dumps(LATER), "/", "type"),
+    "unknown field": (_body(dueDate=LATER, when="now"), "when", "additionalProperties"),
+    "id over 80": (_body(dueDate=LATER, id="x" * 81), "id", "maxLength"),
+    "id empty": (_body(dueDate=LATER, id=""), "id", "minLength"),
+    "id space": (_body(dueDate=LATER, id="a b"), "id", "pattern"),
+    "id tab": (_body(dueDate=LATER, id="a\tb"), "id", "pattern"),
+    "id newline": (_body(dueDate=LATER, id="a\nb"), "id", "pattern"),
+    "id U+0001": (_body(dueDate=LATER, id="a\x01b"), "id", "pattern"),
+    "id U+007F": (_body(dueDate=LATER, id="a\x7fb"), "id", "pattern"),
+    "id U+0085": (_body(dueDate=LATER, id="a\x85b"), "id", "pattern"),
+    "id not a string": (_body(dueDate=LATER, id=5), "id", "type"),
+    "input over 256 KiB": (_body(dueDate=LATER, data=BIG_DATA), "data", "bytes"),
+}
+for character in FORBIDDEN_ID_CHARACTERS:
+    BAD_BODIES[f"id with {character}"] = (
+        _body(dueDate=LATER, id=f"a{character}b"),
+        "id",
+        "pattern",
+    )
+
+
+@pytest.mark.parametrize(("body", "field", "rule"), BAD_BODIES.values(), ids=BAD_BODIES)
+def test_post_rejects_bad_body_with_400(endpoint, body, field, rule):
+    response = post_event(endpoint, body)
+
+    assert response.status_code == 400
+    answer = response.json()
+    text = json.dumps(answer)
+    assert field in text, text
+    assert rule in text, text
+
+
+@pytest.mark.parametrize(("body", "field", "rule"), BAD_BODIES.values(), ids=BAD_BODIES)
+def test_post_bad_body_starts_no_execution(
+    endpoint, target, stack, earlier_event, body, field, rule
+):
+    before = _execution_names(target, stack)
+
+    post_event(endpoint, body)
+
+    assert sorted(_execution_names(target, stack)) == sorted(before)
+
+
+def test_post_bad_bodies_leave_earlier_event_untouched(endpoint, target, earlier_event):
+    for body, _, _ in BAD_BODIES.values():
+        post_event(endpoint, body)
+
+    described = target.client("stepfunctions").describe_execution(
+        executionArn=earlier_event.execution_arn
+    )
+    assert described["status"] == "RUNNING"
+    assert json.loads(described["input"])["data"] == {"keep": "me"}
+
+
+def test_post_rejects_plain_text_content_type(endpoint):
+    response = endpoint.session.post(
+        endpoint.events_url,
+        data=_body(dueDate=LATER),
+        headers={"Content-Type": "text/plain"},
+    )
+
+    assert response.status_code == 415
+
+
+# --- accepted with a note ----------------------------------------------------------
+
+
+def test_post_accepts_fractional_seconds(endpoint, target, event_id):
+    due = _due_in(3600)[:-1] + ".375Z"
+
+    response = post_event(endpoint, _body(dueDate=due, id=event_id))
+
+    assert response.status_code == 200
+    assert response.json()["id"] == event_id
+
+
+def test_post_past_due_date_fires_at_once(endpoint, target, event_id):
+    response = post_event(endpoint, _body(dueDate=_due_in(-60), id=event_id))
+    arn = response.json()["executionArn"]
+
+    client = target.client("stepfunctions")
+    deadline = time.monotonic() + 30
+    while client.describe_execution(executionArn=arn)["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the past-due event did not fire in 30 s"
+        time.sleep(0.2)
+    assert client.describe_execution(executionArn=arn)["status"] == "SUCCEEDED"
+
+
+def test_post_without_id_names_event_after_request_id(endpoint):
+    response = post_event(endpoint, _body(dueDate=_due_in(3600)))
+
+    event_id = response.json()["id"]
+    assert uuid.UUID(event_id).version == 4
+    assert response.headers["x-amzn-RequestId"] == event_id
+
+
+# --- data round trip ---------------------------------------------------------------
+
+ROUND_TRIP_DATA = {
+    "quotes": "say \"hi\" and 'bye'",
+    "backslashes": "C:\\temp\\new \\u0041",
+    "whitespace": "line1\nline2\r\n\ttabbed",
+    "slash": "</script>",
+    "non_ascii": "café Ελληνικά 日本語",
+    "emoji": "🎉👩‍💻",
+    "control": "\x00\x01\x1f\x7f",
+    "nested": {"list": [1, [2, {"three": None}], True, False], "empty": {}},
+    "numbers": [0, -1, 2**53, 3.25, -0.5, 1e-7, 6.02e23],
+}
+
+
+def test_post_round_trips_data_into_execution_input(endpoint, target, event_id):
+    body = json.dumps(
+        {"dueDate": _due_in(3600), "data": ROUND_TRIP_DATA, "id": event_id}
+    )
+
+    arn = post_event(endpoint, body).json()["executionArn"]
+
+    described = target.client("stepfunctions").describe_execution(executionArn=arn)
+    assert described["input"] == body
+    assert json.loads(described["input"])["data"] == ROUND_TRIP_DATA
+
+
+def test_get_returns_event_fields_and_status(endpoint, event_id):
+    due = _due_in(3600)
+    post_event(endpoint, _body(dueDate=due, data=ROUND_TRIP_DATA, id=event_id))
+
+    answer = endpoint.session.get(f"{endpoint.events_url}/{event_id}").json()
+
+    assert answer["id"] == event_id
+    assert answer["status"] == "RUNNING"
+    assert answer["dueDate"] == due
+    assert answer["data"] == ROUND_TRIP_DATA
+
+
+# --- idempotency and unknown ids ---------------------------------------------------
+
+
+def test_post_same_id_and_body_returns_same_execution(
+    endpoint, target, stack, event_id
+):
+    body = _body(dueDate=_due_in(3600), data={"n": 1}, id=event_id)
+
+    first = post_event(endpoint, body)
+    second = post_event(endpoint, body)
+
+    assert first.status_code == second.status_code == 200
+    assert first.json()["executionArn"] == second.json()["executionArn"]
+    assert _execution_names(target, stack).count(event_id) == 1
+
+
+def test_post_same_id_other_body_conflicts(endpoint, event_id):
+    due = _due_in(3600)
+    post_event(endpoint, _body(dueDate=due, data={"n": 1}, id=event_id))
+
+    response = post_event(endpoint, _body(dueDate=due, data={"n": 2}, id=event_id))
+
+    assert response.status_code == 409
+    assert response.json()["field"] == "id"
+
+
+def test_get_unknown_id_is_404(endpoint):
+    response = endpoint.session.get(f"{endpoint.events_url}/no-such-{uuid.uuid4()}")
+
+    assert response.status_code == 404
+
+
+def test_delete_unknown_id_is_404(endpoint):
+    response = endpoint.session.delete(f"{endpoint.events_url}/no-such-{uuid.uuid4()}")
+
+    assert response.status_code == 404
+
+
+def test_get_id_with_forbidden_character_is_404(endpoint):
+    response = endpoint.session.get(f"{endpoint.events_url}/a%20b")
+
+    assert response.status_code == 404
+
+
+def test_unknown_path_is_403_missing_token(endpoint):
+    response = endpoint.session.get(f"{endpoint.url}/nothing-here")
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "Missing Authentication Token"}
+
+
+# --- SigV4 -------------------------------------------------------------------------
+
+
+def _signed_headers(target, url: str, body: str, credentials=None) -> dict:
+    return signing.sign_headers(
+        credentials or target.credentials(), target.region, "POST", url, body,
+        {"Content-Type": "application/json"},
+    )  # fmt: skip
+
+
+def test_signed_request_succeeds(target, stack, event_id):
+    body = _body(dueDate=_due_in(3600), id=event_id)
+    headers = _signed_headers(target, stack.events_url, body)
+
+    response = requests.post(stack.events_url, data=body, headers=headers)
+
+    assert response.status_code == 200
+
+
+def test_unsigned_request_is_403(stack):
+    response = requests.post(stack.events_url, data=_body(dueDate=_due_in(3600)))
+
+    assert response.status_code == 403
+    assert response.json() == {"message": "Missing Authentication Token"}
+    assert response.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+
+
+def test_bad_signature_is_403(target, stack):
+    body = _body(dueDate=_due_in(3600))
+    headers = _signed_headers(target, stack.events_url, body)
+    headers["Authorization"] = re.sub(
+        r"Signature=\w+", "Signature=" + "0" * 64, headers["Authorization"]
+    )
+
+    response = requests.post(stack.events_url, data=body, headers=headers)
+
+    assert response.status_code == 403
+    assert "signature we calculated does not match" in response.json()["message"]
+
+
+def test_tampered_body_is_403(target, stack):
+    body = _body(dueDate=_due_in(3600))
+    headers = _signed_headers(target, stack.events_url, body)
+
+    response = requests.post(stack.events_url, data=body + " ", headers=headers)
+
+    assert response.status_code == 403
+
+
+def test_unknown_access_key_is_403(target, stack):
+    from botocore.credentials import ReadOnlyCredentials
+
+    stranger = ReadOnlyCredentials("AKIASTRANGER00000000", "wrong-secret", None)
+    body = _body(dueDate=_due_in(3600))
+    headers = _signed_headers(target, stack.events_url, body, stranger)
+
+    response = requests.post(stack.events_url, data=body, headers=headers)
+
+    assert response.status_code == 403
+    assert "security token" in response.json()["message"]
+
+
+def test_signature_older_than_5_minutes_is_403(target, stack, monkeypatch):
+    import botocore.auth
+
+    six_minutes_ago = datetime.now(UTC).replace(tzinfo=None) - timedelta(minutes=6)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: six_minutes_ago)
+    body = _body(dueDate=_due_in(3600))
+    headers = _signed_headers(target, stack.events_url, body)
+
+    response = requests.post(stack.events_url, data=body, headers=headers)
+
+    assert response.status_code == 403
+    assert response.json()["message"].startswith("Signature expired")
+
+
+def _curl_supports_sigv4() -> bool:
+    curl = shutil.which("curl")
+    if curl is None:
+        return False
+    help_text = subprocess.run([curl, "--help", "all"], capture_output=True, text=True)
+    return "--aws-sigv4" in help_text.stdout
+
+
+@pytest.mark.skipif(not _curl_supports_sigv4(), reason="curl lacks --aws-sigv4")
+def test_curl_aws_sigv4_schedules_event(target, stack, event_id):
+    body = _body(dueDate=_due_in(3600), data={"via": "curl"}, id=event_id)
+    command = signing.curl_command(target, stack.events_url, body)
+
+    result = subprocess.run(
+        ["bash", "-c", command + " --silent --show-error --fail-with-body"],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert json.loads(result.stdout)["id"] == event_id
+
+
+# --- the gateway process -----------------------------------------------------------
+
+
+def test_gateway_logs_each_request_with_its_id(lab, stack, endpoint):
+    response = endpoint.session.get(f"{endpoint.events_url}/logged-{uuid.uuid4()}")
+    request_id = response.headers["x-amzn-RequestId"]
+
+    log = Path(lab.state().gateways[stack.rest_api_id].log).read_text()
+
+    assert re.search(rf"GET /v1/events/logged-\S+ 404 .* request {request_id}", log)
