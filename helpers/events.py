@@ -400,7 +400,7 @@ def batch_frame(rows: Sequence[dict[str, Any] | None]) -> pd.DataFrame:
     """Build the batch table with every column, submittedAt as UTC timestamps."""
     frame = pd.DataFrame([row or {} for row in rows], columns=BATCH_COLUMNS)
     frame["submittedAt"] = pd.to_datetime(frame["submittedAt"], utc=True)
-    frame["overdue"] = frame["overdue"].fillna(False).astype(bool)
+    frame["overdue"] = frame["overdue"].eq(True)
     frame["attempts"] = frame["attempts"].fillna(0).astype(int)
     frame["httpStatus"] = frame["httpStatus"].astype("Int64")
     return frame
