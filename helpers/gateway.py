@@ -488,6 +488,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
     """Hand each HTTP request to the gateway and write its response."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle's algorithm the
+    # body of a keep-alive response waits for the client's delayed ACK (40 ms).
+    disable_nagle_algorithm = True
     server: GatewayServer
 
     def do_request(self) -> None:
