@@ -414,8 +414,7 @@ def summarize_run(run_dir: Path) -> tuple[pd.DataFrame, list[Path]]:
 
     run_dir = Path(run_dir)
     table = load_run_table(run_dir)
-    # NOTE: assumes run.json names the target under "target", as
-    # Target.description does ("local emulator" or "AWS <region>").
+    # helpers.events.save_run stores Target.description under "target".
     target = read_run_metadata(run_dir).get("target", "unknown target")
     paths = save_run_figures(table, run_dir, target)
     return latency_summary(table), paths
