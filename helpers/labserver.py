@@ -9,7 +9,8 @@ file, and serves until it is terminated. Before it serves, it:
 - sets ``MOTO_PORT`` to the port it really listens on, because moto's Step
   Functions interpreter invokes Lambda at ``localhost:$MOTO_PORT``;
 - turns on Step Functions execution and Lambda without Docker;
-- makes StartExecution reject what AWS rejects and moto 5.2.5 accepts.
+- makes StartExecution reject what AWS rejects and moto 5.2.5 accepts;
+- reuses one boto3 client for the Lambda tasks of all executions.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from helpers import limits
@@ -67,6 +70,39 @@ def _make_start_execution_strict() -> None:
     StepFunctionsParserBackend.start_execution = start_execution
 
 
+def cache_clients(create_client: Callable) -> Callable:
+    """Wrap moto's ``boto_client_for`` so it builds one client per region and service.
+
+    moto 5.2.5 builds a new boto3 client for every Lambda task it runs. One
+    client takes about 2 ms of CPU, but hundreds of tasks building clients at
+    once contend for botocore's shared loader and its locks: with 1,000 events
+    due within 10 s, the emulator spent minutes of CPU time and Wait states
+    ended up to a minute late (docs/benchmarks.md). The cached clients behave
+    as moto's, because moto ignores ``state_credentials`` and always signs with
+    a fixed dummy key, and boto3 clients are thread-safe.
+    """
+    clients: dict[tuple[str, str], object] = {}
+    lock = threading.Lock()
+
+    def boto_client_for(region: str, service: str, state_credentials=None):
+        key = (region, service)
+        with lock:
+            if key not in clients:
+                clients[key] = create_client(region, service, state_credentials)
+            return clients[key]
+
+    return boto_client_for
+
+
+def _reuse_lambda_clients() -> None:
+    """Cache the clients of Lambda tasks; other service integrations keep moto's."""
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import (
+        lambda_eval_utils,
+    )
+
+    lambda_eval_utils.boto_client_for = cache_clients(lambda_eval_utils.boto_client_for)
+
+
 def _serve(ready_file: Path) -> None:
     from moto.moto_server.threaded_moto_server import MotoRequestHandler
     from moto.server import DomainDispatcherApplication, create_backend_app
@@ -97,6 +133,7 @@ def main() -> None:
     _use_utc_clock()
     _configure_moto()
     _make_start_execution_strict()
+    _reuse_lambda_clients()
     _serve(args.ready_file)
 
 
