@@ -7,8 +7,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-NOTEBOOKS := notebooks/01_deploy_stack.ipynb notebooks/02_fire_events.ipynb \
-	notebooks/03_trigger_latency.ipynb
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 CHECKED := helpers tests notebooks benchmarks
 
 .PHONY: demo test lint lab up status teardown down bench clean
