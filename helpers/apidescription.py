@@ -262,6 +262,21 @@ def load_api(client, rest_api_id: str, deployment_id: str) -> DeployedApi:
     )
 
 
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    """Word a violation with JSON values (null, "text"), not Python reprs."""
+    value = json.dumps(error.instance, ensure_ascii=False)
+    if len(value) > 100:
+        value = value[:97] + "..."
+    keyword, expected = error.validator, error.validator_value
+    messages = {
+        "type": f"{value} is not of type {json.dumps(expected)}",
+        "pattern": f"{value} does not match the pattern {expected}",
+        "maxLength": f"{value} is longer than {expected} characters",
+        "minLength": f"{value} is shorter than {expected} characters",
+    }
+    return messages.get(keyword, error.message)
+
+
 def describe_schema_errors(validator: Any, document: Any) -> list[str]:
     """List each schema violation as ``/pointer: message (keyword)``, sorted by path.
 
@@ -273,5 +288,5 @@ def describe_schema_errors(validator: Any, document: Any) -> list[str]:
     lines = []
     for error in errors:
         pointer = "/" + "/".join(str(part) for part in error.path)
-        lines.append(f"{pointer}: {error.message} ({error.validator})")
+        lines.append(f"{pointer}: {_schema_message(error)} ({error.validator})")
     return lines

@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import requests
 from requests.adapters import HTTPAdapter
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from helpers import signing, validation
 from helpers.emulator import REPO_ROOT
@@ -452,22 +452,31 @@ def wait_for_events(
     return frame.assign(finalStatus=frame["id"].map(statuses))
 
 
-def pending_executions(target: Target, stack: StackOutputs) -> pd.DataFrame:
-    """List the stack's RUNNING executions: name, start date and ARN."""
+def list_executions(
+    target: Target, stack: StackOutputs, status: str | None = None
+) -> pd.DataFrame:
+    """List the stack's executions, or those with ``status``: id, status, start."""
     client = target.client("stepfunctions")
-    pages = client.get_paginator("list_executions").paginate(
-        stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING"
-    )
+    arguments = {"stateMachineArn": stack.state_machine_arn}
+    if status is not None:
+        arguments["statusFilter"] = status
+    pages = client.get_paginator("list_executions").paginate(**arguments)
     rows = [
         {
-            "id": e["name"],
-            "startDate": e["startDate"],
-            "executionArn": e["executionArn"],
+            "id": execution["name"],
+            "status": execution["status"],
+            "startDate": execution["startDate"],
+            "executionArn": execution["executionArn"],
         }
         for page in pages
-        for e in page["executions"]
+        for execution in page["executions"]
     ]
-    return pd.DataFrame(rows, columns=["id", "startDate", "executionArn"])
+    return pd.DataFrame(rows, columns=["id", "status", "startDate", "executionArn"])
+
+
+def pending_executions(target: Target, stack: StackOutputs) -> pd.DataFrame:
+    """List the stack's executions that are still waiting or running."""
+    return list_executions(target, stack, status="RUNNING")
 
 
 def save_run(
@@ -535,13 +544,38 @@ BAD_INPUTS = {
 }
 
 
+def _summarise_answer(answer: Any) -> str:
+    """Shorten an error body to its validation errors, or field, rule and message."""
+    if not isinstance(answer, dict):
+        return str(answer)
+    if answer.get("errors"):
+        return str(answer["errors"])
+    prefix = " ".join(
+        f"{key}={answer[key]}" for key in ("field", "rule") if key in answer
+    )
+    return (
+        f"{prefix}: {answer.get('message')}" if prefix else str(answer.get("message"))
+    )
+
+
 def probe_bad_inputs(
     endpoint: Endpoint, bodies: dict[str, str] | None = None
 ) -> pd.DataFrame:
-    """POST each body without client-side checks; tabulate the API's answers."""
+    """POST each body without client-side checks; tabulate the API's answers.
+
+    Columns: ``case``, ``status``, ``answer`` (the parsed body) and
+    ``summary`` (its validation errors, or its field, rule and message).
+    """
     rows = []
     for case, body in (bodies or BAD_INPUTS).items():
         response = post_event(endpoint, body)
         answer = _json_or_text(response)
-        rows.append({"case": case, "status": response.status_code, "answer": answer})
-    return pd.DataFrame(rows, columns=["case", "status", "answer"])
+        rows.append(
+            {
+                "case": case,
+                "status": response.status_code,
+                "answer": answer,
+                "summary": _summarise_answer(answer),
+            }
+        )
+    return pd.DataFrame(rows, columns=["case", "status", "answer", "summary"])

@@ -360,7 +360,12 @@ def test_curl_aws_sigv4_schedules_event(target, stack, event_id):
 def test_gateway_logs_each_request_with_its_id(lab, stack, endpoint):
     response = endpoint.session.get(f"{endpoint.events_url}/logged-{uuid.uuid4()}")
     request_id = response.headers["x-amzn-RequestId"]
+    log_path = Path(lab.state().gateways[stack.rest_api_id].log)
+    line = rf"GET /v1/events/logged-\S+ 404 .* request {request_id}"
 
-    log = Path(lab.state().gateways[stack.rest_api_id].log).read_text()
+    # The gateway logs a request after it has sent the response.
+    deadline = time.monotonic() + 5
+    while not re.search(line, log_path.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
-    assert re.search(rf"GET /v1/events/logged-\S+ 404 .* request {request_id}", log)
+    assert re.search(line, log_path.read_text())
