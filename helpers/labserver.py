@@ -20,10 +20,14 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from helpers import limits
+
+# Set to "0" to keep moto's client per Lambda task, so that a benchmark can
+# measure what the cache in cache_clients saves.
+REUSE_LAMBDA_CLIENTS_ENV = "TIMESTAMP_LAB_REUSE_LAMBDA_CLIENTS"
 
 LAB_CONFIG = {
     "stepfunctions": {"execute_state_machine": True},
@@ -75,8 +79,8 @@ def cache_clients(create_client: Callable) -> Callable:
 
     moto 5.2.5 builds a new boto3 client for every Lambda task it runs. One
     client takes about 2 ms of CPU, but hundreds of tasks building clients at
-    once contend for botocore's shared loader and its locks: with 1,000 events
-    due within 10 s, the emulator spent minutes of CPU time and Wait states
+    once contend for botocore's shared loader and its locks. With 1,000 events
+    due within 10 s, the emulator spent minutes of CPU time, and Wait states
     ended up to a minute late (docs/benchmarks.md). The cached clients behave
     as moto's, because moto ignores ``state_credentials`` and always signs with
     a fixed dummy key, and boto3 clients are thread-safe.
@@ -92,6 +96,11 @@ def cache_clients(create_client: Callable) -> Callable:
             return clients[key]
 
     return boto_client_for
+
+
+def lambda_client_reuse_enabled(environment: Mapping[str, str]) -> bool:
+    """Tell whether to cache Lambda task clients: yes unless the variable is "0"."""
+    return environment.get(REUSE_LAMBDA_CLIENTS_ENV, "1") != "0"
 
 
 def _reuse_lambda_clients() -> None:
@@ -133,7 +142,8 @@ def main() -> None:
     _use_utc_clock()
     _configure_moto()
     _make_start_execution_strict()
-    _reuse_lambda_clients()
+    if lambda_client_reuse_enabled(os.environ):
+        _reuse_lambda_clients()
     _serve(args.ready_file)
 
 

@@ -68,6 +68,19 @@ def test_cache_clients_builds_one_client_under_concurrency():
     assert len({id(client) for client in clients}) == 1
 
 
+def test_lambda_client_reuse_enabled_by_default():
+    assert labserver.lambda_client_reuse_enabled({})
+    assert labserver.lambda_client_reuse_enabled(
+        {labserver.REUSE_LAMBDA_CLIENTS_ENV: "1"}
+    )
+
+
+def test_lambda_client_reuse_disabled_by_zero():
+    assert not labserver.lambda_client_reuse_enabled(
+        {labserver.REUSE_LAMBDA_CLIENTS_ENV: "0"}
+    )
+
+
 def test_reuse_lambda_clients_patches_moto_lambda_task(monkeypatch):
     # Restore moto's function after the test, whatever the patch does to it.
     monkeypatch.setattr(
