@@ -1,5 +1,12 @@
 """Helpers of the timestamp-triggered events lab: deploy, fire, measure, plot."""
 
+from helpers.capacity import (
+    LOCAL_CAPACITY_EVENTS_PER_10S,
+    CapacityCheck,
+    CapacityWarning,
+    busiest_window,
+    check_local_capacity,
+)
 from helpers.diagram import draw_state_machine
 from helpers.emulator import EmulatorError, LocalLab
 from helpers.events import (
@@ -41,6 +48,7 @@ from helpers.latency import (
     load_run_table,
     summarize_run,
 )
+from helpers.planning import RunEstimate, estimate_run, start_execution_refill
 from helpers.plots import draw_figures, save_figures, save_run_figures
 from helpers.signing import curl_command
 from helpers.stack import (
@@ -57,6 +65,14 @@ from helpers.target import Target, make_target
 from helpers.validation import ValidationError, check_event
 
 __all__ = [
+    "LOCAL_CAPACITY_EVENTS_PER_10S",
+    "CapacityCheck",
+    "CapacityWarning",
+    "RunEstimate",
+    "busiest_window",
+    "check_local_capacity",
+    "estimate_run",
+    "start_execution_refill",
     "draw_state_machine",
     "follow_execution",
     "history_table",

@@ -55,7 +55,7 @@ def busiest_window(
     """Return the most events due within any ``window_s`` seconds, and its start.
 
     Due dates are datetimes or RFC 3339 strings such as ``2026-08-28T15:00:00Z``,
-    all with a time zone or all without. A window is half-open: it holds the
+    all with a time zone or all without. A window is half-open: it contains the
     due dates from its start to less than ``window_s`` seconds later. Returns
     ``(0, None)`` for no due dates.
     """

@@ -51,7 +51,7 @@ def test_start_execution_refill_by_region(region, refill):
     assert start_execution_refill(region) == refill
 
 
-def test_estimate_run_slower_region_fires_at_150_per_second():
+def test_estimate_run_other_region_firing_time():
     estimate = estimate_run(3000, "eu-central-1")
 
     assert estimate.firing_s == pytest.approx(20.0, rel=1e-12)
