@@ -225,8 +225,7 @@ def current_deployment_id(client, rest_api_id: str, stage: str) -> str | None:
         return None
 
 
-def load_api(client, rest_api_id: str, deployment_id: str) -> DeployedApi:
-    """Read the REST API from an ``apigateway`` client and compile it."""
+def _load_routes(client, rest_api_id: str) -> list[Route]:
     validators = {
         item["id"]: item
         for item in client.get_request_validators(restApiId=rest_api_id, limit=500)[
@@ -249,6 +248,12 @@ def load_api(client, rest_api_id: str, deployment_id: str) -> DeployedApi:
     ]
     # Literal segments win over parameters, as in API Gateway: /a/b before /a/{x}.
     routes.sort(key=lambda route: (route.path.count("{"), -len(route.path)))
+    return routes
+
+
+def load_api(client, rest_api_id: str, deployment_id: str) -> DeployedApi:
+    """Read the REST API from an ``apigateway`` client and compile it."""
+    routes = _load_routes(client, rest_api_id)
     logger.info(
         "loaded REST API %s deployment %s: %d resources",
         rest_api_id, deployment_id, len(routes),

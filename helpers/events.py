@@ -114,7 +114,14 @@ def is_retryable(response: requests.Response) -> bool:
     return "ThrottlingException" in response.headers.get("x-amzn-ErrorType", "")
 
 
-def _full_jitter(delay: float) -> float:
+def _should_retry(response: requests.Response, retry_ambiguous: bool) -> bool:
+    if response.status_code == 429:
+        return True
+    return retry_ambiguous and is_retryable(response)
+
+
+def _equal_jitter(delay: float) -> float:
+    """Wait between half and all of ``delay``, so retrying clients spread out."""
     return random.uniform(delay / 2, delay)
 
 
@@ -124,7 +131,7 @@ def send_with_retry(
     retry_ambiguous: bool = True,
     max_attempts: int = MAX_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
-    jitter: Callable[[float], float] = _full_jitter,
+    jitter: Callable[[float], float] = _equal_jitter,
 ) -> tuple[requests.Response, int]:
     """Call ``send`` until it is not throttled; return the response and attempts.
 
@@ -142,10 +149,7 @@ def send_with_retry(
                 raise
             logger.warning("attempt %d failed: %s; retrying", attempt, error)
         else:
-            retry = response.status_code == 429 or (
-                retry_ambiguous and is_retryable(response)
-            )
-            if not retry or attempt == max_attempts:
+            if not _should_retry(response, retry_ambiguous) or attempt == max_attempts:
                 return response, attempt
             logger.info(
                 "attempt %d answered %d; retrying", attempt, response.status_code
@@ -351,6 +355,10 @@ def _batch_row(endpoint: Endpoint, event: dict[str, Any]) -> dict[str, Any]:
     except requests.RequestException as error:
         logger.warning("event %s failed: %s", event["id"], error)
         return {**row, "outcome": "failed", "error": f"request failed: {error}"}
+    return _scheduled_row(row, fired)
+
+
+def _scheduled_row(row: dict[str, Any], fired: FiredEvent) -> dict[str, Any]:
     return {
         **row,
         "dueDate": fired.due_date,

@@ -38,6 +38,7 @@ import urllib3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 
 from helpers import apidescription, sigv4check, vtl
 from helpers.emulator import ACCESS_KEY_ID, ACCOUNT_ID, SECRET_ACCESS_KEY
@@ -150,6 +151,17 @@ class ApiCache:
                     self.client, self.rest_api_id, deployment_id
                 )
             return self.apis[deployment_id]
+
+    def preload(self) -> None:
+        """Load every stage's deployment now, before the API can change further.
+
+        NOTE: moto keeps no snapshot of a deployment, so the gateway serves
+        the API as it was when it first loaded the deployment. A change made
+        between a deployment and that load is served without a redeploy.
+        """
+        stages = self.client.get_stages(restApiId=self.rest_api_id)["item"]
+        for stage in stages:
+            self.get(stage["stageName"])
 
 
 # --- the gateway's request pipeline ----------------------------------------------
@@ -599,6 +611,10 @@ def main(argv: list[str] | None = None) -> None:
     )  # fmt: skip
 
     gateway = Gateway(args.emulator, args.rest_api_id, args.region)
+    try:
+        gateway.cache.preload()
+    except ClientError as error:
+        logger.warning("loading REST API %s failed: %s", args.rest_api_id, error)
     server = GatewayServer(gateway)
     _stop_on_sigterm(server)
     port = server.server_address[1]

@@ -152,6 +152,32 @@ def expected_signature(
     return signer.signature(signer.string_to_sign(recomputed, canonical), recomputed)
 
 
+def _signed_scope(
+    request: SignedRequest, secret_keys: dict[str, str], region: str, now: datetime
+) -> tuple[re.Match, str, str]:
+    """Check everything but the signature; return the header match, date and key."""
+    match = _parse_authorization(request)
+    amz_date = request.header("X-Amz-Date")
+    if not amz_date:
+        raise SignatureRejected(
+            "INVALID_SIGNATURE",
+            "Authorization header requires existence of a 'X-Amz-Date' header.",
+        )
+    key = _check_scope(match["credential"], amz_date, region)
+    _check_clock(amz_date, now)
+    if key not in secret_keys:
+        raise SignatureRejected(
+            "INVALID_SIGNATURE",
+            "The security token included in the request is invalid.",
+        )
+    if "host" not in match["signed_headers"].split(";"):
+        raise SignatureRejected(
+            "INVALID_SIGNATURE", "'Host' or ':authority' must be a 'SignedHeader'."
+        )
+    _check_payload_hash(request)
+    return match, amz_date, key
+
+
 def verify_signature(
     request: SignedRequest,
     secret_keys: dict[str, str],
@@ -162,29 +188,12 @@ def verify_signature(
 
     ``secret_keys`` maps each accepted access key id to its secret key.
     """
-    match = _parse_authorization(request)
-    amz_date = request.header("X-Amz-Date")
-    if not amz_date:
-        raise SignatureRejected(
-            "INVALID_SIGNATURE",
-            "Authorization header requires existence of a 'X-Amz-Date' header.",
-        )
-    key = _check_scope(match["credential"], amz_date, region)
-    _check_clock(amz_date, now or datetime.now(UTC))
-    if key not in secret_keys:
-        raise SignatureRejected(
-            "INVALID_SIGNATURE",
-            "The security token included in the request is invalid.",
-        )
-    signed_headers = match["signed_headers"].split(";")
-    if "host" not in signed_headers:
-        raise SignatureRejected(
-            "INVALID_SIGNATURE", "'Host' or ':authority' must be a 'SignedHeader'."
-        )
-    _check_payload_hash(request)
-    credentials = Credentials(
-        key, secret_keys[key], request.header("X-Amz-Security-Token")
+    match, amz_date, key = _signed_scope(
+        request, secret_keys, region, now or datetime.now(UTC)
     )
+    token = request.header("X-Amz-Security-Token")
+    credentials = Credentials(key, secret_keys[key], token)
+    signed_headers = match["signed_headers"].split(";")
     expected = expected_signature(
         request, signed_headers, amz_date, credentials, region
     )

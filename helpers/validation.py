@@ -238,6 +238,20 @@ def _timing_notes(due: str, truncated: datetime, now_s: float) -> tuple[list, bo
     return notes, overdue
 
 
+def _check_due_date(due: str, now_s: float) -> datetime:
+    """Return the due date truncated to the second, at most 365 days ahead."""
+    truncated = _parse_due_date(due)
+    latest = math.floor(now_s) + MAX_SECONDS_AHEAD
+    if truncated.timestamp() > latest:
+        raise DueDateTooFarError(
+            "dueDate",
+            f"{due} is more than {MAX_DAYS_AHEAD} days ahead (latest "
+            f"{datetime.fromtimestamp(latest, UTC):{CANONICAL_FORMAT}}): a standard "
+            "execution ends after one year",
+        )
+    return truncated
+
+
 def check_event(
     due_date: datetime | str,
     data: Any = None,
@@ -256,27 +270,17 @@ def check_event(
     _check_schema(body)
     if id is not None and (problem := limits.execution_name_problem(id)):
         raise InvalidIdError("id", f"invalid id {id!r}: {problem}")
-
-    due = body["dueDate"]
-    truncated = _parse_due_date(due)
     now_s = time.time() if now is None else now
-    latest = math.floor(now_s) + MAX_SECONDS_AHEAD
-    if truncated.timestamp() > latest:
-        raise DueDateTooFarError(
-            "dueDate",
-            f"{due} is more than {MAX_DAYS_AHEAD} days ahead (latest "
-            f"{datetime.fromtimestamp(latest, UTC):{CANONICAL_FORMAT}}): a standard "
-            "execution ends after one year",
-        )
+    truncated = _check_due_date(body["dueDate"], now_s)
 
     body_text = _encode_body(body)
     if problem := limits.execution_input_problem(body_text):
         raise InputTooLargeError("data", problem)
-    notes, overdue = _timing_notes(due, truncated, now_s)
+    notes, overdue = _timing_notes(body["dueDate"], truncated, now_s)
     return CheckedEvent(
         body=body,
         body_text=body_text,
-        due_date=due,
+        due_date=body["dueDate"],
         due_date_truncated=truncated.strftime(CANONICAL_FORMAT),
         id=id,
         overdue=overdue,

@@ -369,3 +369,38 @@ def test_gateway_logs_each_request_with_its_id(lab, stack, endpoint):
         time.sleep(0.05)
 
     assert re.search(line, log_path.read_text())
+
+
+def test_gateway_serves_changes_only_after_redeploy(target):
+    from helpers.stack import deploy_stack, teardown_stack
+
+    name = f"redeploy-{uuid.uuid4().hex[:8]}"
+    outputs = deploy_stack(target, name)
+    try:
+        client = target.client("apigateway")
+        endpoint = make_endpoint(target, outputs)
+        post_event(endpoint, "{}")
+        client.put_gateway_response(
+            restApiId=outputs.rest_api_id,
+            responseType="BAD_REQUEST_BODY",
+            statusCode="400",
+            responseTemplates={"application/json": '{"changed": true}'},
+        )
+        time.sleep(1.2)  # longer than the gateway's stage check interval
+        before_redeploy = post_event(endpoint, "{}").json()
+
+        deployment = client.create_deployment(restApiId=outputs.rest_api_id)
+        client.update_stage(
+            restApiId=outputs.rest_api_id,
+            stageName=outputs.stage,
+            patchOperations=[
+                {"op": "replace", "path": "/deploymentId", "value": deployment["id"]}
+            ],
+        )
+        time.sleep(1.2)
+        after_redeploy = post_event(endpoint, "{}").json()
+    finally:
+        teardown_stack(target, name)
+
+    assert "changed" not in before_redeploy
+    assert after_redeploy == {"changed": True}
