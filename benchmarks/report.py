@@ -243,9 +243,11 @@ def render(results: Results) -> str:
         _capacity_section(results),
     ]
     if not machine.idle_before:
-        sections.insert(2, "> **Repeat this run on an idle machine**: the load "
-                        "average shows other processes competing for the "
-                        f"{machine.cores} cores.\n")  # fmt: skip
+        warning = (
+            "> **Repeat this run on an idle machine**: the load average shows "
+            f"other processes competing for the {machine.cores} cores.\n"
+        )
+        sections.insert(2, warning)
     if NOTES_FILE.exists():
         sections.append(NOTES_FILE.read_text())
     return "\n".join(sections)

@@ -36,6 +36,9 @@ START_EXECUTION_FAST_REGIONS = frozenset({"us-east-1", "us-west-2", "eu-west-1"}
 START_EXECUTION_REFILL_FAST = 300.0
 START_EXECUTION_REFILL_OTHER = 150.0
 GET_EXECUTION_HISTORY_REFILL = 20.0
+# NOTE: an older version of the quotas page (awsdocs/aws-step-functions-
+# developer-guide, limits.md) listed StartExecution at 200 and 25 per second
+# and GetExecutionHistory at 5, so check the page before relying on a duration.
 
 # Standard workflows: USD per 1,000 state transitions, from the pricing page's
 # table by Region. Regions missing from the table get the US East price.
@@ -144,15 +147,17 @@ def estimate_run(
         Assumed mean number of Lambda retries per event; each is one more
         state transition and one more invocation.
     history_pages_per_event:
-        GetExecutionHistory requests per execution; one page holds up to
+        GetExecutionHistory requests per execution; one page contains up to
         1,000 events and an execution of this stack has about ten.
     """
     _check_arguments(events, lambda_duration_ms, retries_per_event)
+    _check_sizes(lambda_memory_mb, history_pages_per_event)
     start_rate = start_execution_refill(region)
     invocations = events * (1 + retries_per_event)
     transitions = round(events * (STATES_PER_EXECUTION + retries_per_event))
-    costs = _costs(region, events, invocations, transitions, lambda_duration_ms,
-                   lambda_memory_mb)  # fmt: skip
+    costs = _costs(
+        region, events, invocations, transitions, lambda_duration_ms, lambda_memory_mb
+    )
     return RunEstimate(
         events=events,
         region=region,
@@ -165,7 +170,7 @@ def estimate_run(
         total_usd=sum(costs.values()),
         assumptions=_assumptions(
             region, lambda_duration_ms, lambda_memory_mb, retries_per_event
-        ),  # fmt: skip
+        ),
     )
 
 
@@ -181,6 +186,19 @@ def _check_arguments(
     if retries_per_event < 0:
         raise ValueError(
             f"invalid retries per event {retries_per_event}: it must be 0 or more"
+        )
+
+
+def _check_sizes(lambda_memory_mb: int, history_pages_per_event: int) -> None:
+    if not 128 <= lambda_memory_mb <= 10240:
+        raise ValueError(
+            f"invalid Lambda memory {lambda_memory_mb} MB: Lambda allows 128 to "
+            "10,240 MB"
+        )
+    if history_pages_per_event < 1:
+        raise ValueError(
+            f"invalid history pages per event {history_pages_per_event}: it must "
+            "be 1 or more"
         )
 
 
@@ -218,6 +236,8 @@ def _assumptions(
         f"Lambda runs {lambda_duration_ms:g} ms at {lambda_memory_mb} MB on x86_64, "
         f"with {retries_per_event:g} retries per event",
         "durations use the default quota refill rates and ignore the initial burst",
+        "the kit's collector paces GetExecutionHistory at 80% of the quota, so "
+        "it takes a quarter longer than collecting_s",
         "free tiers and volume discounts are not subtracted",
         "API Gateway and Lambda prices are those of US East (N. Virginia)",
     ]

@@ -124,6 +124,14 @@ def test_estimate_run_zero_events_costs_nothing():
             {"events": 1, "region": "us-east-1", "retries_per_event": -0.1},
             "invalid retries per event",
         ),
+        (
+            {"events": 1, "region": "us-east-1", "lambda_memory_mb": 64},
+            "invalid Lambda memory",
+        ),
+        (
+            {"events": 1, "region": "us-east-1", "history_pages_per_event": 0},
+            "invalid history pages per event",
+        ),
     ],
 )
 def test_estimate_run_rejects_invalid_arguments(arguments, message):
