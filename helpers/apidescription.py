@@ -285,9 +285,8 @@ def _schema_message(error: jsonschema.ValidationError) -> str:
 def describe_schema_errors(validator: Any, document: Any) -> list[str]:
     """List each schema violation as ``/pointer: message (keyword)``, sorted by path.
 
-    NOTE: API Gateway words these messages differently (it reports with the
-    json-schema-validator library), and its messages do not always name the
-    field; the pointer here is the local gateway's addition.
+    NOTE: API Gateway words these messages differently, and its messages do
+    not always name the field. The pointer is the local gateway's addition.
     """
     errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
     lines = []

@@ -49,7 +49,7 @@ BATCH_COLUMNS = [
 
 
 class EventError(RuntimeError):
-    """The API rejected a request or could not be reached; carries its answer."""
+    """The API rejected a request; ``status`` and ``body`` hold its response."""
 
     def __init__(self, message: str, status: int | None = None, body: Any = None):
         super().__init__(message)
@@ -152,7 +152,7 @@ def send_with_retry(
             if not _should_retry(response, retry_ambiguous) or attempt == max_attempts:
                 return response, attempt
             logger.info(
-                "attempt %d answered %d; retrying", attempt, response.status_code
+                "attempt %d returned HTTP %d; retrying", attempt, response.status_code
             )
         sleep(jitter(min(MAX_DELAY_S, BASE_DELAY_S * 2 ** (attempt - 1))))
     raise AssertionError("unreachable")
@@ -292,8 +292,8 @@ def reschedule_event(
     """Cancel a pending event and schedule it again under a new id.
 
     Step Functions keeps a closed execution's name for 90 days, so the new
-    event cannot reuse ``id``; ``new_id`` defaults to ``<id>-<8 hex digits>``
-    (cut to fit 80 characters). The new due date is checked before anything
+    event cannot reuse ``id``. ``new_id`` defaults to ``<id>-<8 hex digits>``,
+    with the id cut to fit 80 characters. The new due date is checked before anything
     is cancelled. Raises EventError if the event had already fired.
     """
     replacement = new_id or f"{id[:71]}-{uuid.uuid4().hex[:8]}"
@@ -383,7 +383,7 @@ def fire_batch(
     """Fire events concurrently; return one row per event, failures included.
 
     Each event is a dict with ``dueDate``, optional ``data`` and optional
-    ``id``; an event without an id gets one before its first attempt, so its
+    ``id``. An event without an id gets one before its first attempt, so its
     retries reuse it. At most ``max_workers`` requests are in flight. The
     ``outcome`` column is ``scheduled``, ``rejected`` (by the client-side
     check or a 4xx) or ``failed`` (5xx or no answer after retries), and
@@ -569,7 +569,7 @@ def _summarise_answer(answer: Any) -> str:
 def probe_bad_inputs(
     endpoint: Endpoint, bodies: dict[str, str] | None = None
 ) -> pd.DataFrame:
-    """POST each body without client-side checks; tabulate the API's answers.
+    """POST each body without client-side checks; tabulate the API's responses.
 
     Columns: ``case``, ``status``, ``answer`` (the parsed body) and
     ``summary`` (its validation errors, or its field, rule and message).

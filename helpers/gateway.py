@@ -5,13 +5,14 @@ REGION --ready-file PATH``. The process binds 127.0.0.1 on a free port, writes
 ``{"port": ..., "pid": ...}`` to the ready file and serves
 ``http://127.0.0.1:PORT/<stage>/<path>`` until it is terminated.
 
-moto stores REST APIs but does not execute AWS-service integrations, so this
-process reads the deployed API from the emulator and executes it the way API
-Gateway does: route, SigV4 check of AWS_IAM methods, request validation with
-the API's model, the API's request mapping template, the Step Functions call
-named in the integration URI, the integration response selected by its
-pattern and its template, and the API's gateway responses for errors. It adds
-no rule of its own, so a wrong template or model fails here as on AWS.
+moto stores REST APIs but does not execute AWS-service integrations. This
+process therefore reads the deployed API from the emulator and executes it
+the way API Gateway does. It routes the request, checks the SigV4 signature
+of AWS_IAM methods and validates the request with the API's model. It then
+renders the API's request mapping template, calls the Step Functions action
+named in the integration URI, selects the integration response by its
+pattern and renders its template; errors get the API's gateway responses.
+It adds no rule of its own, so a wrong template or model fails here as on AWS.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ logger = logging.getLogger("helpers.gateway")
 
 JSON = "application/json"
 
-# How often the gateway asks the emulator which deployment a stage serves. A
+# How often the gateway queries the emulator for the deployment a stage serves. A
 # redeploy takes effect within this time, as on AWS within a few seconds.
 STAGE_CHECK_INTERVAL_S = 1.0
 
@@ -84,7 +85,7 @@ class Response:
 
 
 class GatewayError(Exception):
-    """A failure that API Gateway answers with one of its gateway responses."""
+    """A failure that API Gateway reports with one of its gateway responses."""
 
     def __init__(self, response_type: str, message: str, validation_errors: str = ""):
         super().__init__(message)
@@ -186,7 +187,7 @@ class Gateway:
         self.http = urllib3.PoolManager(maxsize=32, retries=False)
 
     def handle(self, call: Call, host: str) -> Response:
-        """Answer one request; every failure becomes the API's gateway response."""
+        """Handle one request; every failure becomes the API's gateway response."""
         api = None
         try:
             stage, _, resource_path = call.path.lstrip("/").partition("/")
@@ -373,9 +374,8 @@ def _missing_parameters(required: list[str], parameters: dict) -> list[str]:
 def _body_errors(validator, body: bytes) -> list[str]:
     """Validate the body with the model; an empty body is validated as ``{}``.
 
-    NOTE: AWS's treatment of an empty body under a model is not documented;
-    the request template also rejects a missing dueDate in case AWS lets an
-    empty body through.
+    NOTE: AWS does not document how it validates an empty body. The request
+    template also rejects a missing dueDate, in case AWS lets one through.
     """
     text = body.decode("utf-8", errors="replace")
     try:

@@ -26,7 +26,7 @@ BODY_VALIDATOR = "validate-body"
 PARAMETER_VALIDATOR = "validate-parameters"
 JSON = "application/json"
 
-# Status codes each method can answer; integration responses override the 400
+# Status codes each method can return; integration responses override the 400
 # of a Step Functions error to 404, 409 or 429 through $context.responseOverride.
 METHOD_STATUS_CODES = ("200", "400", "404", "409", "429", "500", "502")
 

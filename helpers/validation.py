@@ -1,11 +1,12 @@
 """Check an event on the client before it is sent, with the API's own rules.
 
-The body is checked against the API's model (``deploy/api/event.schema.json``),
-then against the rules the schema cannot express and the request template or
-Step Functions enforce: the due date must be a calendar date at most 365 days
-ahead, the execution input at most 256 KiB of UTF-8, and the id a valid
-execution name. Two cases are accepted with a note: fractional seconds, which
-Step Functions truncates, and a due date already past, which fires at once.
+The body is checked against the API's model (``deploy/api/event.schema.json``).
+It is then checked against the rules that the request template or Step
+Functions enforce and the schema cannot express. The due date must be a
+calendar date at most 365 days ahead, the execution input at most 256 KiB of
+UTF-8, and the id a valid execution name. Two cases are accepted with a
+note: fractional seconds, which Step Functions truncates, and a due date
+already past, which fires at once.
 """
 
 from __future__ import annotations
@@ -135,7 +136,7 @@ def _ecma_pattern_keyword(validator, pattern, instance, schema):
         yield jsonschema.ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
-# Draft 4 with ECMA 262 semantics for the pattern keyword, as the standard says.
+# Draft 4 with ECMA 262 semantics for the pattern keyword, as the standard requires.
 EcmaDraft4Validator = jsonschema.validators.extend(
     jsonschema.Draft4Validator, {"pattern": _ecma_pattern_keyword}
 )

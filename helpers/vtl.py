@@ -438,10 +438,10 @@ _JAVASCRIPT_ESCAPES = {
 def escape_javascript(text: str) -> str:
     """Escape ``text`` as Commons Lang 2's ``StringEscapeUtils.escapeJavaScript``.
 
-    Quotes, the backslash and ``/`` get a backslash; \\b \\n \\t \\f \\r get their
-    short escapes; other characters below U+0020 and every character above
-    U+007F become ``\\uXXXX`` (uppercase hex), characters beyond the Basic
-    Multilingual Plane as their two UTF-16 surrogates. U+007F stays as it is.
+    Quotes, the backslash and ``/`` get a backslash, and \\b \\n \\t \\f \\r get
+    their short escapes. Other characters below U+0020 and every character
+    above U+007F become ``\\uXXXX`` in uppercase hex. A character beyond the
+    Basic Multilingual Plane becomes its two UTF-16 surrogates. U+007F stays.
     """
     pieces = []
     for char in text:

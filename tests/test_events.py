@@ -54,10 +54,10 @@ def endpoint(target, stack):
 
 
 class ScriptedAdapter(HTTPAdapter):
-    """An HTTP transport that answers some attempts itself and sends the rest.
+    """An HTTP transport that fakes the response of some attempts.
 
-    ``script`` lists, per attempt, a status to answer without sending, or
-    ``("after", status)`` to send the request and then replace the answer,
+    ``script`` lists, per attempt, a status to return without sending, or
+    ``("after", status)`` to send the request and then replace its response,
     as a proxy that lost the response would. Attempts past the script are
     sent unchanged.
     """

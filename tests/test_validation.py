@@ -133,7 +133,7 @@ def test_check_marks_past_due_date_overdue():
     assert "fires at once" in checked.notes[0]
 
 
-def test_check_treats_due_date_equal_to_now_as_overdue():
+def test_check_due_date_now_is_overdue():
     assert check_event("2026-12-04T12:00:00Z", now=NOW).overdue is True
 
 
