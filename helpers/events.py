@@ -282,21 +282,28 @@ def cancel_event(endpoint: Endpoint, id: str) -> CancelResult:
     return CancelResult(id, bool(answer.get("stopRequested")), status, cancelled)
 
 
+# Marks a reschedule that keeps the event's data, since None is valid data.
+KEEP_DATA: Any = object()
+
+
 def reschedule_event(
     endpoint: Endpoint,
     id: str,
     due_date: datetime | str,
-    data: Any = None,
+    data: Any = KEEP_DATA,
     new_id: str | None = None,
 ) -> tuple[CancelResult, FiredEvent]:
     """Cancel a pending event and schedule it again under a new id.
 
     Step Functions keeps a closed execution's name for 90 days, so the new
     event cannot reuse ``id``. ``new_id`` defaults to ``<id>-<8 hex digits>``,
-    with the id cut to fit 80 characters. The new due date is checked before anything
-    is cancelled. Raises EventError if the event had already fired.
+    with the id cut to fit 80 characters. The event keeps its data unless
+    ``data`` is given. The new event is checked before anything is cancelled.
+    Raises EventError if the event had already fired.
     """
     replacement = new_id or f"{id[:71]}-{uuid.uuid4().hex[:8]}"
+    if data is KEEP_DATA:
+        data = get_event(endpoint, id).get("data")
     validation.check_event(due_date, data, replacement)
     cancelled = cancel_event(endpoint, id)
     if not cancelled.cancelled:

@@ -190,12 +190,21 @@ def test_reschedule_cancels_and_fires_new_id(endpoint, event_id):
     fire_event(endpoint, _due_in(3600), {"v": 1}, event_id)
     later = _due_in(7200)
 
-    cancelled, fired = reschedule_event(endpoint, event_id, later, {"v": 1})
+    cancelled, fired = reschedule_event(endpoint, event_id, later)
 
     assert cancelled.cancelled is True
     assert fired.id != event_id
     assert fired.id.startswith(event_id)
     assert get_event(endpoint, fired.id)["dueDate"] == later
+    assert get_event(endpoint, fired.id)["data"] == {"v": 1}
+
+
+def test_reschedule_replaces_data_when_given(endpoint, event_id):
+    fire_event(endpoint, _due_in(3600), {"v": 1}, event_id)
+
+    _, fired = reschedule_event(endpoint, event_id, _due_in(7200), {"v": 2})
+
+    assert get_event(endpoint, fired.id)["data"] == {"v": 2}
 
 
 def test_reschedule_fired_event_raises(endpoint, event_id):
