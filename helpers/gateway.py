@@ -236,6 +236,11 @@ class Gateway:
         """Render the request, call the action, render the selected response."""
         request_text = _render_request(integration, call, parameters)
         status, response_text = self.call_action(integration, request_text, call)
+        if status >= 500:
+            logger.error(
+                "request %s: %s %s answered %d: %s", call.request_id,
+                integration.service, integration.action, status, response_text[:500],
+            )  # fmt: skip
         selected = integration.select_response(status)
         if selected is None:
             logger.error(

@@ -237,7 +237,7 @@ class RestApiDeployer:
         responses = [
             ("200", None, method["responseTemplate"]),
             ("400", r"4\d{2}", method["errorTemplate"]),
-            ("500", r"5\d{2}", '{"message": "Step Functions failed; try again"}'),
+            ("500", r"5\d{2}", '{"message": "Step Functions failed on its side"}'),
         ]
         for status, pattern, template in responses:
             arguments = {"selectionPattern": pattern} if pattern else {}

@@ -425,3 +425,16 @@ def test_probe_bad_inputs_answers_every_case_with_4xx(endpoint):
 
     assert len(table) == len(events.BAD_INPUTS)
     assert table["status"].between(400, 499).all()
+
+
+@pytest.mark.parametrize("odd_id", ["it's", "a+b", "café-😀", "x=y!(z)@'"])
+def test_get_and_cancel_event_with_odd_id(endpoint, odd_id):
+    event_id = f"{odd_id}-{uuid.uuid4().hex[:8]}"
+    fire_event(endpoint, _due_in(3600), {"n": 1}, event_id)
+
+    fetched = get_event(endpoint, event_id)
+    result = cancel_event(endpoint, event_id)
+
+    assert fetched["id"] == event_id
+    assert fetched["status"] == "RUNNING"
+    assert result.cancelled is True
