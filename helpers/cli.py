@@ -34,11 +34,14 @@ def command_up(arguments: argparse.Namespace) -> int:
 
 
 def command_status(arguments: argparse.Namespace) -> int:
-    """Print the lab's URLs, region, key pair and the health of each service."""
+    """Print the lab's URLs, region, key pair and each service's health.
+
+    Exits with 1 only if a running service is unhealthy.
+    """
     lab = LocalLab(region=arguments.region or DEFAULT_REGION)
     if not lab.running():
         print("Local lab: not running (start it with `make up`)")
-        return 1
+        return 0
     print(f"Emulator URL: {lab.url}")
     print(f"Region:       {lab.region}")
     print(f"Access key:   {ACCESS_KEY_ID}")
