@@ -97,7 +97,7 @@ class LabState:
 
 
 def lab_directory() -> Path:
-    """Return the directory that holds the lab's state file and logs."""
+    """Return the directory that contains the lab's state file and logs."""
     configured = os.environ.get("TIMESTAMP_LAB_DIR")
     return Path(configured) if configured else REPO_ROOT / ".lab"
 
@@ -155,7 +155,7 @@ class LocalLab:
         return emulator.url
 
     def running(self) -> bool:
-        """Tell whether the recorded emulator process is alive and answering."""
+        """Tell whether the recorded emulator process is alive and serves HTTP."""
         emulator = self.state().emulator
         return bool(
             emulator and _process_alive(emulator.pid) and _port_answers(emulator.port)
@@ -176,7 +176,7 @@ class LocalLab:
                 state.emulator = self._spawn(
                     "emulator", ["-m", "helpers.labserver"], timeout
                 )
-                state.gateways.clear()  # a new emulator holds no REST APIs
+                state.gateways.clear()  # a new emulator has no REST APIs
                 logger.info("started the emulator at %s", state.emulator.url)
                 started = True
             url = state.emulator.url
@@ -316,7 +316,7 @@ class LocalLab:
         return None
 
     def gateway_healthy(self, rest_api_id: str) -> bool:
-        """Tell whether the REST API's local gateway answers HTTP at all."""
+        """Tell whether the REST API's local gateway serves HTTP at all."""
         record = self.state().gateways.get(rest_api_id)
         if not (record and _process_alive(record.pid)):
             return False

@@ -17,7 +17,7 @@ _ENTERED_SUFFIX = "StateEntered"
 
 @dataclass
 class Observation:
-    """What DescribeExecution and the history showed at one poll."""
+    """The status and current state seen at one poll of an execution."""
 
     seen_at: datetime
     status: str

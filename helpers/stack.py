@@ -93,7 +93,7 @@ class StackNames:
 
 @dataclass
 class StackPlan:
-    """What :func:`deploy_stack` would create, to read before confirming."""
+    """The resources :func:`deploy_stack` would create, to read before confirming."""
 
     account_id: str
     region: str
@@ -362,7 +362,7 @@ class _Deployer:
         return existing
 
     def retry_until_role_assumable(self, create: Callable[[], dict], what: str) -> dict:
-        """Call ``create`` again while AWS says the new role cannot be assumed yet."""
+        """Call ``create`` again while AWS reports the new role as not assumable yet."""
         for attempt in range(1, ROLE_PROPAGATION_ATTEMPTS + 1):
             try:
                 return create()

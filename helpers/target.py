@@ -1,4 +1,4 @@
-"""Where the stack runs: the local lab (the default) or a real AWS account."""
+"""The target of the stack: the local lab (the default) or a real AWS account."""
 
 from __future__ import annotations
 
