@@ -108,7 +108,7 @@ def _start(target, machine_arn: str, name: str, payload: str):
     )
 
 
-def test_emulator_rejects_execution_name_over_80_characters(target, stack):
+def test_emulator_rejects_name_over_80_characters(target, stack):
     with pytest.raises(ClientError, match="InvalidName"):
         _start(target, stack.state_machine_arn, "n" * 81, "{}")
 

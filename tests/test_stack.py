@@ -88,7 +88,7 @@ def test_api_role_reaches_only_its_state_machine(target, stack):
     assert resources == {stack.state_machine_arn, f"{execution_arns}:*"}
 
 
-def test_state_machine_waits_for_due_date_then_invokes_action(target, stack):
+def test_state_machine_waits_then_invokes_action(target, stack):
     description = target.client("stepfunctions").describe_state_machine(
         stateMachineArn=stack.state_machine_arn
     )
