@@ -16,7 +16,7 @@ _OWNED_LAB_DIR: str | None = None
 
 def pytest_configure(config) -> None:
     global _OWNED_LAB_DIR
-    if "TIMESTAMP_LAB_DIR" not in os.environ:
+    if not os.environ.get("TIMESTAMP_LAB_DIR"):
         _OWNED_LAB_DIR = tempfile.mkdtemp(prefix="timestamp-lab-test-")
         os.environ["TIMESTAMP_LAB_DIR"] = _OWNED_LAB_DIR
 
