@@ -1,7 +1,7 @@
 """Run every benchmark on private local labs and write docs/benchmarks.md.
 
-Run as ``python -m benchmarks.run`` (``make bench``) for the full sizes, about
-a quarter of an hour on 2 cores, or with ``--quick`` for small sizes that check
+Run as ``python -m benchmarks.run`` (``make bench``) for the full sizes, 15 to
+20 minutes on 2 cores, or with ``--quick`` for small sizes that check
 the scripts in a few minutes and write ``results/benchmarks-quick.md`` instead.
 Each measurement starts its own lab and stops it when done.
 """
@@ -22,10 +22,14 @@ from benchmarks.analysis import measure_analysis
 from benchmarks.capacity import measure_capacity
 from benchmarks.collecting import measure_collecting
 from benchmarks.firing import measure_firing
-from benchmarks.report import Results, describe_machine, write_report
+from benchmarks.report import IDLE_LOAD, Results, describe_machine, write_report
 from helpers.emulator import REPO_ROOT
 
 logger = logging.getLogger(__name__)
+
+# The 1-minute load average decays by a factor of e every minute, so after an
+# install or a test run it takes a few minutes to fall below IDLE_LOAD.
+SETTLE_POLL_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,11 @@ def _parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="Markdown file to write (default: docs/benchmarks.md, or "
         "results/benchmarks-quick.md with --quick)",
     )  # fmt: skip
+    parser.add_argument(
+        "--settle-s", type=float, default=300.0,
+        help="seconds to wait at most for the 1-minute load average to fall "
+        f"below {IDLE_LOAD} before measuring",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -89,6 +98,22 @@ def _command(arguments: argparse.Namespace) -> str:
     if arguments.no_baseline:
         parts.append("--no-baseline")
     return shlex.join(parts)
+
+
+def wait_until_idle(limit_s: float) -> float:
+    """Wait up to ``limit_s`` for the 1-minute load to fall below IDLE_LOAD.
+
+    Returns the load average reached. The run goes on after the limit, and
+    the report then marks the machine as not idle.
+    """
+    deadline = time.monotonic() + limit_s
+    load = os.getloadavg()[0]
+    if load >= IDLE_LOAD:
+        print(f"waiting up to {limit_s:.0f} s for the load ({load:.2f}) to settle")
+    while load >= IDLE_LOAD and time.monotonic() < deadline:
+        time.sleep(SETTLE_POLL_S)
+        load = os.getloadavg()[0]
+    return load
 
 
 def _measure(results: Results, sizes: Sizes, baseline: bool) -> None:
@@ -115,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     sizes = QUICK if arguments.quick else FULL
     output = arguments.output or sizes.output
+    wait_until_idle(arguments.settle_s)
     results = Results(
         machine=describe_machine(),
         command=_command(arguments),
