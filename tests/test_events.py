@@ -181,6 +181,19 @@ def test_cancel_fired_event_is_not_cancelled(endpoint, event_id):
     assert result.status == "SUCCEEDED"
 
 
+def test_delete_twice_answers_same_body(endpoint, event_id):
+    fire_event(endpoint, _due_in(3600), None, event_id)
+    url = f"{endpoint.events_url}/{event_id}"
+
+    first = endpoint.session.delete(url)
+    second = endpoint.session.delete(url)
+
+    assert first.status_code == 200
+    assert second.status_code == 200
+    assert first.json() == {"stopRequested": True}
+    assert second.json() == {"stopRequested": True}
+
+
 def test_cancel_unknown_event_raises_not_found(endpoint):
     with pytest.raises(EventNotFoundError):
         cancel_event(endpoint, f"missing-{uuid.uuid4()}")
