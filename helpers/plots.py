@@ -18,6 +18,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,11 @@ LATENESS_CURVES = {
     "lambda_started_lateness_ms": "Lambda function started",
     "handler_lateness_ms": "handler's own clock",
 }
+# Line widths of successive ECDF curves, widest first.
+ECDF_LINE_WIDTHS = (5.0, 3.0, 1.5, 1.0)
+# A lateness range this many times wider than its p10 to p90 range is drawn
+# on a symmetric log scale.
+SYMLOG_TAIL_RATIO = 10.0
 TIMELINE_MAX_EXECUTIONS = 40
 FIGURE_DPI = 120
 
@@ -63,18 +69,21 @@ def _mark_emulator_rounding(axes: Axes, target: str, vertical: bool) -> None:
 def plot_due_vs_actual(table: pd.DataFrame, target: str) -> Figure:
     """Plot when each execution was due against when its task state was entered."""
     figure, axes = _new_figure()
+    # Events due in the same second often fire together, so the dots are
+    # translucent and the legend counts them: a darker dot is several events.
     for label, rows, marker in (
-        ("fired as scheduled", _measured(table), "o"),
+        ("measured executions", _measured(table), "o"),
         ("overdue at submission", table[table["category"] == "overdue"], "x"),
     ):
         if not rows.empty:
             axes.scatter(rows["due"], rows["task_entered"], s=14, marker=marker,
-                         label=label)  # fmt: skip
+                         alpha=0.6, label=f"{label} ({len(rows)})")  # fmt: skip
     fired = table.dropna(subset=["due", "task_entered"])
     if not fired.empty:
         low = min(fired["due"].min(), fired["task_entered"].min())
         high = max(fired["due"].max(), fired["task_entered"].max())
-        axes.plot([low, high], [low, high], color="grey", linewidth=1, label="y = x")
+        axes.plot([low, high], [low, high], color="grey", linewidth=1,
+                  linestyle="--", label="y = x: on time")  # fmt: skip
     _format_time_axis(axes.xaxis)
     _format_time_axis(axes.yaxis)
     axes.set_xlabel("due date (UTC, HH:MM:SS)")
@@ -101,34 +110,68 @@ def plot_lateness_histogram(table: pd.DataFrame, target: str) -> Figure:
     axes.axvline(0, color="black", linewidth=1, label="due (truncated to the second)")
     axes.set_xlabel("trigger latency: Task state entered minus due date (ms)")
     axes.set_ylabel("executions")
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.set_title(f"Trigger latency of {len(values)} executions on {_on(target)}")
     axes.legend(loc="best")
     return figure
 
 
 def plot_lateness_ecdf(table: pd.DataFrame, target: str) -> Figure:
-    """Plot the empirical CDF of each lateness measure the table has values for."""
+    """Plot the empirical CDF of each lateness measure the table has values for.
+
+    Curves that coincide, as the wait's end and the task's start do on the
+    local emulator, stay visible: each is drawn thinner than the one before.
+    """
     figure, axes = _new_figure()
     _mark_emulator_rounding(axes, target, vertical=True)
     measured = _measured(table)
+    drawn: list[pd.Series] = []
     for column, label in LATENESS_CURVES.items():
         values = measured[column].dropna()
         if not values.empty:
-            axes.ecdf(values, label=label)
+            width = ECDF_LINE_WIDTHS[min(len(drawn), len(ECDF_LINE_WIDTHS) - 1)]
+            axes.ecdf(values, label=label, linewidth=width, alpha=0.8)
+            drawn.append(values)
     axes.axvline(0, color="black", linewidth=1)
     for share in (0.5, 0.9, 0.99):
         axes.axhline(share, color="grey", linewidth=0.5, linestyle=":")
-    # A symmetric log scale keeps a few slow cold starts from squeezing the
-    # bulk of the curves, and is linear within 10 ms of the due time.
-    axes.set_xscale("symlog", linthresh=10)
+        # At the right edge of the axes, at the height of the share.
+        axes.annotate(
+            f"p{share * 100:g}",
+            (1.0, share),
+            xycoords=("axes fraction", "data"),
+            xytext=(3, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=8,
+            color="grey",
+        )
+    scale = _set_lateness_scale(axes, drawn)
     axes.set_xlabel(
-        "lateness: event time minus due date truncated to the second "
-        "(ms, symmetric log scale)"
+        f"lateness: event time minus due date truncated to the second (ms{scale})"
     )
     axes.set_ylabel("share of executions at or below")
     axes.set_title(f"Lateness of each step, ECDF, on {_on(target)}")
     axes.legend(loc="lower right")
     return figure
+
+
+def _set_lateness_scale(axes: Axes, curves: list[pd.Series]) -> str:
+    """Use a symmetric log scale only for a long tail; return the label suffix.
+
+    A few slow outliers, such as Lambda cold starts, would squeeze the bulk
+    of the curves on a linear scale. The tail counts as long when the whole
+    range is over SYMLOG_TAIL_RATIO times the range from p10 to p90. The
+    symmetric log scale is linear within 10 ms of the due time.
+    """
+    if not curves:
+        return ""
+    values = pd.concat(curves)
+    bulk = values.quantile(0.9) - values.quantile(0.1)
+    if values.max() - values.min() <= SYMLOG_TAIL_RATIO * max(bulk, 1.0):
+        return ""
+    axes.set_xscale("symlog", linthresh=10)
+    return ", symmetric log scale"
 
 
 def plot_lateness_vs_lead_time(table: pd.DataFrame, target: str) -> Figure:
@@ -165,6 +208,9 @@ def plot_timeline(
     )
     for label, begin, end, color in segments:
         _draw_segments(axes, begin, end, color, label)
+    # The action often takes a few ms, too short for its bar to show.
+    axes.scatter(acted_until, rows.index, marker=".", s=30, color="tab:green",
+                 label="execution ended", zorder=3)  # fmt: skip
     axes.scatter(rows["due"], rows.index, marker="|", s=120, color="black",
                  label="due date", zorder=3)  # fmt: skip
     axes.set_yticks(rows.index, rows["id"].str.slice(0, 18), fontsize=7)
@@ -174,7 +220,7 @@ def plot_timeline(
     axes.set_ylabel("event id")
     shown = f"{len(rows)} of {len(table)}" if len(table) > limit else f"{len(rows)}"
     axes.set_title(f"Timeline of {shown} executions on {_on(target)}")
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=4, fontsize=8)
+    figure.legend(loc="outside lower center", ncol=5, fontsize=8)
     return figure
 
 

@@ -11,8 +11,10 @@ from helpers.history import HISTORIES_FILE
 from helpers.latency import latency_summary, latency_table, summarize_run
 from helpers.plots import (
     FIGURES,
+    LATENESS_CURVES,
     LOCAL_TARGET,
     draw_figures,
+    plot_lateness_ecdf,
     plot_lateness_histogram,
     plot_timeline,
     save_run_figures,
@@ -65,6 +67,41 @@ def test_aws_histogram_has_no_rounding_band(table):
 
     labels = figure.axes[0].get_legend_handles_labels()[1]
     assert "emulator rounds waits down to whole seconds" not in labels
+
+
+def test_ecdf_long_tail_uses_symlog_scale(table):
+    figure = plot_lateness_ecdf(table, "AWS eu-west-1")
+
+    assert figure.axes[0].get_xscale() == "symlog"
+    assert "symmetric log scale" in figure.axes[0].get_xlabel()
+
+
+def test_ecdf_narrow_spread_uses_linear_scale(table):
+    narrow = table.copy()
+    steps = range(len(narrow))
+    for column in LATENESS_CURVES:
+        narrow[column] = [-400.0 + (i % 200) for i in steps]
+
+    figure = plot_lateness_ecdf(narrow, LOCAL_TARGET)
+
+    assert figure.axes[0].get_xscale() == "linear"
+    assert "log" not in figure.axes[0].get_xlabel()
+
+
+def test_ecdf_draws_coinciding_curves_distinctly(table):
+    figure = plot_lateness_ecdf(table, "AWS eu-west-1")
+
+    widths = [line.get_linewidth() for line in figure.axes[0].get_lines()[:3]]
+    assert widths == sorted(widths, reverse=True)
+    assert len(set(widths)) == 3
+
+
+def test_timeline_legend_marks_execution_end(table):
+    figure = plot_timeline(table, "AWS eu-west-1")
+
+    labels = [text.get_text() for text in figure.legends[0].get_texts()]
+    assert "execution ended" in labels
+    assert "due date" in labels
 
 
 def test_timeline_limits_rows(table):
