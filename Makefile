@@ -29,8 +29,11 @@ lint: $(INSTALLED)
 test: lint
 	$(BIN)/pytest tests $(NOTEBOOKS) --nbval --nbval-sanitize-with notebooks/sanitize.cfg
 
+# JupyterLab refuses to run as root without --allow-root, as in containers.
+LAB_FLAGS := --ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: $(INSTALLED)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/
 
 up: $(INSTALLED)
 	@$(BIN)/python -m helpers.cli up

@@ -19,6 +19,11 @@ from helpers.emulator import DEFAULT_REGION, REPO_ROOT
 logger = logging.getLogger(__name__)
 
 NOTEBOOK_DIR = REPO_ROOT / "notebooks"
+LOCAL_READING_NOTE = (
+    "Lateness between -1,000 and 0 ms is the emulator rounding each wait down to\n"
+    "whole seconds, not AWS. handler_lateness_ms has no values here: the\n"
+    "emulator never runs the handler's code, so only AWS measures it."
+)
 NOTEBOOKS = (
     "01_deploy_stack.ipynb",
     "02_fire_events.ipynb",
@@ -61,6 +66,7 @@ def run(stack_name: str, region: str | None = None, run_id: str | None = None) -
     summary, figures = summarize_run(run_dir)
     print(f"\nTrigger latency of run {run_id} on the local emulator (ms):")
     print(summary.to_string(float_format=lambda value: f"{value:,.1f}"))
+    print(LOCAL_READING_NOTE)
     print("\nFigures:")
     for figure in figures:
         print(f"  {figure.relative_to(REPO_ROOT)}")
