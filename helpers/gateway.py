@@ -12,7 +12,9 @@ of AWS_IAM methods and validates the request with the API's model. It then
 renders the API's request mapping template, calls the Step Functions action
 named in the integration URI, selects the integration response by its
 pattern and renders its template; errors get the API's gateway responses.
-It adds no rule of its own, so a wrong template or model fails here as on AWS.
+It adds one rule of its own, :data:`MAX_BODY_DEPTH`, because the emulator
+fails on deeper bodies. Otherwise it executes only what was deployed, so a
+wrong template or model fails here as on AWS.
 """
 
 from __future__ import annotations
@@ -55,6 +57,15 @@ STAGE_CHECK_INTERVAL_S = 1.0
 # API Gateway ends an integration call after 29 s by default.
 INTEGRATION_TIMEOUT_S = 29.0
 
+# The deepest nesting of arrays and objects that the local lab accepts in a
+# body. moto's Wait state and the templates' JSON conversion recurse once per
+# level, and the GET /events/{id} template failed on data 330 levels deep
+# (Python's default recursion limit). AWS documents no such limit.
+MAX_BODY_DEPTH = 256
+
+# API Gateway's payload limit for REST APIs (API Gateway quotas: 10 MB).
+MAX_PAYLOAD_BYTES = 10 * 1024 * 1024
+
 # The JSON 1.0 target prefix of each service an action URI may name.
 SERVICE_TARGETS = {"states": "AWSStepFunctions"}
 
@@ -72,6 +83,8 @@ RESPONSE_TYPES = {
 }
 DEFAULT_GATEWAY_TEMPLATE = '{"message":$context.error.messageString}'
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
 _TEMPLATE_VARIABLE = re.compile(r"\$(?:\{(context(?:\.\w+)+)\}|(context(?:\.\w+)+))")
 
 
@@ -382,12 +395,44 @@ def _body_errors(validator, body: bytes) -> list[str]:
     NOTE: AWS does not document how it validates an empty body. The request
     template also rejects a missing dueDate, in case AWS lets one through.
     """
-    text = body.decode("utf-8", errors="replace")
     try:
-        document = json.loads(text) if text.strip() else {}
-    except json.JSONDecodeError as error:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return [f"/: the body is not valid UTF-8: {error} (json)"]
+    depth = json_depth(text)
+    if depth > MAX_BODY_DEPTH:
+        return [
+            f"/: the body nests {depth} levels deep, more than the {MAX_BODY_DEPTH} "
+            "the local lab handles (maxDepth)"
+        ]
+    try:
+        document = (
+            json.loads(text, parse_constant=_reject_constant) if text.strip() else {}
+        )
+    except ValueError as error:
         return [f"/: the body is not valid JSON: {error} (json)"]
     return apidescription.describe_schema_errors(validator, document)
+
+
+def _reject_constant(name: str) -> Any:
+    """Reject NaN and the infinities, which Python's json accepts and JSON forbids."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def json_depth(text: str) -> int:
+    """Return how deeply arrays and objects nest in JSON text, without parsing it.
+
+    Brackets inside strings do not count. Malformed text gets a depth too, and
+    the parser then reports what is wrong with it.
+    """
+    depth = deepest = 0
+    for match in _JSON_BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if match.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
 
 
 # --- mapping templates ---------------------------------------------------------------
@@ -513,13 +558,19 @@ class GatewayHandler(BaseHTTPRequestHandler):
     def do_request(self) -> None:
         started = time.perf_counter()
         split = urlsplit(self.path)
+        try:
+            body = _read_body(self.headers, self.rfile)
+        except FramingError as error:
+            logger.warning("%s %s rejected: %s", self.command, split.path, error)
+            self.send_error(error.status, error.message)
+            return
         call = Call(
             method=self.command,
             target=self.path,
             path=split.path,
             query=dict(parse_qsl(split.query, keep_blank_values=True)),
             headers=_headers(self),
-            body=self._read_body(),
+            body=body,
             request_id=str(uuid.uuid4()),
             received_ms=time.time_ns() // 1_000_000,
             source_ip=self.client_address[0],
@@ -534,11 +585,24 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_request
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            return _read_chunked(self.rfile)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def send_error(
+        self, code: int, message: str | None = None, explain: str | None = None
+    ) -> None:
+        """Send an error response in JSON, as API Gateway does; close the connection.
+
+        http.server calls this for a malformed request line or headers, and
+        do_request for a malformed body.
+        """
+        text = message or self.responses.get(code, ("Bad Request",))[0]
+        body = json.dumps({"message": text}).encode("utf-8")
+        self.close_connection = True
+        self.send_response(code, text)
+        self.send_header("Content-Type", JSON)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if getattr(self, "command", None) != "HEAD":
+            self.wfile.write(body)
 
     def _write(self, response: Response, request_id: str) -> None:
         self.send_response(response.status)
@@ -562,14 +626,55 @@ def _headers(handler: BaseHTTPRequestHandler) -> dict[str, str]:
     return headers
 
 
+class FramingError(Exception):
+    """The request body cannot be read as its headers describe it."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _read_body(headers, stream) -> bytes:
+    """Read the whole body, or raise FramingError before any of it is used.
+
+    A body shorter than its Content-Length means the client gave up, so the
+    request must not run: a client that retries would start it twice.
+    """
+    if headers.get("Transfer-Encoding", "").lower() == "chunked":
+        return _read_chunked(stream)
+    text = (headers.get("Content-Length") or "0").strip()
+    if not text.isdigit():
+        raise FramingError(400, f"invalid Content-Length {text!r}")
+    length = int(text)
+    if length > MAX_PAYLOAD_BYTES:
+        raise FramingError(413, f"request body exceeds {MAX_PAYLOAD_BYTES} bytes")
+    body = stream.read(length) if length else b""
+    if len(body) < length:
+        raise FramingError(
+            400, f"request body ended after {len(body)} of {length} bytes"
+        )
+    return body
+
+
 def _read_chunked(stream) -> bytes:
-    chunks = []
+    chunks, total = [], 0
     while True:
-        size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
+        line = stream.readline().split(b";")[0].strip()
+        try:
+            size = int(line, 16)
+        except ValueError:
+            raise FramingError(400, f"invalid chunk size {line!r}") from None
         if size == 0:
             stream.readline()
             return b"".join(chunks)
-        chunks.append(stream.read(size))
+        total += size
+        if size < 0 or total > MAX_PAYLOAD_BYTES:
+            raise FramingError(413, f"request body exceeds {MAX_PAYLOAD_BYTES} bytes")
+        chunk = stream.read(size)
+        if len(chunk) < size:
+            raise FramingError(400, "request body ended inside a chunk")
+        chunks.append(chunk)
         stream.readline()
 
 

@@ -13,9 +13,11 @@ MAX_EXECUTION_NAME_LENGTH = 80
 MAX_EXECUTION_INPUT_BYTES = 256 * 1024
 
 # Whitespace, brackets, wildcards, the listed special characters, and the
-# control characters U+0000-U+001F and U+007F-U+009F.
+# control characters U+0000-U+001F and U+007F-U+009F. U+FEFF is whitespace
+# in ECMA 262 regular expressions, as API Gateway's models use, but not in
+# Python's.
 _FORBIDDEN_NAME_CHARACTER = re.compile(
-    r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f]"
+    r"[\s<>{}\[\]?*\"#%\\^|~`$&,;:/\x00-\x1f\x7f-\x9f\ufeff]"
 )
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
 from botocore.credentials import Credentials
 
 SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"
@@ -134,6 +135,21 @@ def _check_payload_hash(request: SignedRequest) -> None:
         )
 
 
+class _VerifyingSigV4Auth(SigV4Auth):
+    """SigV4Auth that signs exactly the headers the client listed as signed.
+
+    botocore's signer leaves out headers it never signs itself, such as
+    User-Agent and Expect. A client may sign them, and API Gateway accepts
+    that, so verification must include them.
+    """
+
+    def headers_to_sign(self, request: AWSRequest) -> HTTPHeaders:
+        header_map = HTTPHeaders()
+        for name, value in request.headers.items():
+            header_map[name.lower()] = value
+        return header_map
+
+
 def expected_signature(
     request: SignedRequest,
     signed_headers: list[str],
@@ -147,7 +163,7 @@ def expected_signature(
         method=request.method, url=request.url, headers=headers, data=request.body
     )
     recomputed.context["timestamp"] = amz_date
-    signer = SigV4Auth(credentials, "execute-api", region)
+    signer = _VerifyingSigV4Auth(credentials, "execute-api", region)
     canonical = signer.canonical_request(recomputed)
     return signer.signature(signer.string_to_sign(recomputed, canonical), recomputed)
 
@@ -192,7 +208,13 @@ def verify_signature(
         request, secret_keys, region, now or datetime.now(UTC)
     )
     token = request.header("X-Amz-Security-Token")
-    credentials = Credentials(key, secret_keys[key], token)
+    if token is not None:
+        # The accepted keys are long-term keys, which have no session token.
+        raise SignatureRejected(
+            "INVALID_SIGNATURE",
+            "The security token included in the request is invalid.",
+        )
+    credentials = Credentials(key, secret_keys[key])
     signed_headers = match["signed_headers"].split(";")
     expected = expected_signature(
         request, signed_headers, amz_date, credentials, region

@@ -31,6 +31,9 @@ MAX_SECONDS_AHEAD = MAX_DAYS_AHEAD * 86400
 
 CANONICAL_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
+# Ids the model rejects although Step Functions accepts them as names.
+DOT_SEGMENTS = (".", "..")
+
 
 class ValidationError(ValueError):
     """An event that the API would reject; names the field and the rule."""
@@ -192,6 +195,13 @@ def _schema_error(error: jsonschema.ValidationError) -> ValidationError:
             "dueDate",
             f"{error.instance!r} is not of the form 2026-08-28T15:00:00Z (UTC, "
             "uppercase T and Z, whole seconds with an optional fraction)",
+        )
+    if field_name == "id" and error.instance in DOT_SEGMENTS:
+        return ValidationError(
+            "id",
+            f"invalid id {error.instance!r}: HTTP clients drop a . or .. segment "
+            "from the path of /events/{id}, so the event could not be read or cancelled",
+            rule="pathSegment",
         )
     if field_name == "id":
         problem = limits.execution_name_problem(error.instance) or error.message

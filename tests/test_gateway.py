@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
 import subprocess
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.compat import HTTPHeaders
 
 from helpers import signing
 from helpers.events import fire_event, make_endpoint, post_event
@@ -55,6 +60,7 @@ def earlier_event(endpoint):
 LATER = _due_in(3600)
 TOO_FAR = _due_in(366 * 86400)
 BIG_DATA = "€" * 90_000  # 270,000 bytes of UTF-8 in 90,000 characters
+NESTED_300 = json.loads("[" * 300 + "]" * 300)
 
 BAD_BODIES = {
     "due date missing": (_body(data={}), "dueDate", "required"),
@@ -82,6 +88,14 @@ BAD_BODIES = {
     "id U+0085": (_body(dueDate=LATER, id="a\x85b"), "id", "pattern"),
     "id not a string": (_body(dueDate=LATER, id=5), "id", "type"),
     "input over 256 KiB": (_body(dueDate=LATER, data=BIG_DATA), "data", "bytes"),
+    "year 0000": (_body(dueDate="0000-01-01T00:00:00Z"), "dueDate", "calendarDate"),
+    "id dot": (_body(dueDate=LATER, id="."), "id", "pattern"),
+    "id dot dot": (_body(dueDate=LATER, id=".."), "id", "pattern"),
+    "id U+FEFF": (_body(dueDate=LATER, id="a\ufeffb"), "id", "pattern"),
+    # json.dumps writes NaN and -Infinity, which JSON does not allow.
+    "data NaN": (_body(dueDate=LATER, data=float("nan")), "/", "json"),
+    "data Infinity": (_body(dueDate=LATER, data=float("-inf")), "/", "json"),
+    "data nested 300 deep": (_body(dueDate=LATER, data=NESTED_300), "/", "maxDepth"),
 }
 for character in FORBIDDEN_ID_CHARACTERS:
     BAD_BODIES[f"id with {character}"] = (
@@ -132,6 +146,89 @@ def test_post_rejects_plain_text_content_type(endpoint):
     )
 
     assert response.status_code == 415
+
+
+def test_post_rejects_invalid_utf8_body(endpoint, target, stack):
+    before = _execution_names(target, stack)
+    body = _body(dueDate=LATER, data="a").encode()[:-2] + b'\xff"}'
+
+    response = endpoint.session.post(endpoint.events_url, data=body)
+
+    assert response.status_code == 400
+    assert "not valid UTF-8" in response.json()["errors"]
+    assert sorted(_execution_names(target, stack)) == sorted(before)
+
+
+def test_post_accepts_data_nested_256_deep(endpoint, target, event_id):
+    data = json.loads("[" * 255 + "]" * 255)
+    body = json.dumps({"dueDate": LATER, "data": data, "id": event_id})
+
+    response = post_event(endpoint, body)
+
+    assert response.status_code == 200
+    assert endpoint.session.get(f"{endpoint.events_url}/{event_id}").status_code == 200
+
+
+# --- HTTP framing: the body is read whole or the request is not run ----------------
+
+
+def _raw_request(url: str, head: str, body: bytes = b"", timeout_s: float = 5.0):
+    """Send raw bytes to the gateway; return the response bytes, b"" if none."""
+    split = urlsplit(url)
+    with socket.create_connection((split.hostname, split.port), timeout_s) as sock:
+        sock.sendall(head.encode("latin-1") + b"\r\n\r\n" + body)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _signed_head(target, stack, body: str, **extra: str) -> str:
+    headers = _signed_headers(target, stack.events_url, body)
+    headers.update(extra)
+    lines = [f"POST {urlsplit(stack.events_url).path} HTTP/1.1"]
+    lines.append(f"Host: {urlsplit(stack.events_url).netloc}")
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return "\r\n".join(lines)
+
+
+def test_short_body_starts_no_execution(target, stack, event_id):
+    body = _body(dueDate=_due_in(3600), id=event_id)
+    head = _signed_head(target, stack, body, **{"Content-Length": str(len(body) + 10)})
+
+    _raw_request(stack.events_url, head, body.encode())
+
+    assert event_id not in _execution_names(target, stack)
+
+
+def test_invalid_content_length_is_json_400(target, stack):
+    body = _body(dueDate=_due_in(3600))
+    head = _signed_head(target, stack, body, **{"Content-Length": "abc"})
+
+    answer = _raw_request(stack.events_url, head, body.encode())
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line.startswith(b"HTTP/1.1 400")
+    assert json.loads(rest.partition(b"\r\n\r\n")[2])["message"]
+
+
+def test_body_over_10_mib_is_413(target, stack):
+    head = _signed_head(
+        target, stack, "", **{"Content-Length": str(10 * 1024 * 1024 + 1)}
+    )
+
+    answer = _raw_request(stack.events_url, head)
+
+    assert answer.startswith(b"HTTP/1.1 413")
+
+
+def test_uri_too_long_answers_json(stack):
+    response = requests.get(stack.events_url + "/" + "a" * 70_000)
+
+    assert response.status_code == 414
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["message"]
 
 
 # --- accepted with a note ----------------------------------------------------------
@@ -316,6 +413,50 @@ def test_unknown_access_key_is_403(target, stack):
 
     assert response.status_code == 403
     assert "security token" in response.json()["message"]
+
+
+def test_session_token_with_long_term_key_is_403(target, stack, event_id):
+    from botocore.credentials import ReadOnlyCredentials
+
+    own = target.credentials()
+    with_token = ReadOnlyCredentials(own.access_key, own.secret_key, "made-up-token")
+    body = _body(dueDate=_due_in(3600), id=event_id)
+    headers = _signed_headers(target, stack.events_url, body, with_token)
+
+    response = requests.post(stack.events_url, data=body, headers=headers)
+
+    assert response.status_code == 403
+    assert "security token" in response.json()["message"]
+    assert event_id not in _execution_names(target, stack)
+
+
+def test_signed_user_agent_header_is_accepted(target, stack, event_id):
+    body = _body(dueDate=_due_in(3600), id=event_id)
+    request = AWSRequest(
+        method="POST",
+        url=stack.events_url,
+        data=body.encode(),
+        headers={"Content-Type": "application/json", "User-Agent": "lab-test/1.0"},
+    )
+    _SignEveryHeader(target.credentials(), "execute-api", target.region).add_auth(
+        request
+    )
+    assert "user-agent" in request.headers["Authorization"]
+
+    response = requests.post(stack.events_url, data=body, headers=dict(request.headers))
+
+    assert response.status_code == 200
+
+
+class _SignEveryHeader(SigV4Auth):
+    """A client that signs every header it sends; botocore never signs User-Agent."""
+
+    def headers_to_sign(self, request):
+        headers = HTTPHeaders()
+        for name, value in request.headers.items():
+            headers[name.lower()] = value
+        headers["host"] = urlsplit(request.url).netloc
+        return headers
 
 
 def test_signature_older_than_5_minutes_is_403(target, stack, monkeypatch):

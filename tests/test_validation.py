@@ -168,6 +168,31 @@ def test_check_rejects_control_character_in_id(character):
         check_event(FUTURE, id=f"a{character}b", now=NOW)
 
 
+@pytest.mark.parametrize("id", [".", ".."])
+def test_check_rejects_dot_segment_id(id):
+    with pytest.raises(validation.ValidationError) as raised:
+        check_event(FUTURE, None, id, now=NOW)
+
+    assert raised.value.field == "id"
+    assert raised.value.rule == "pathSegment"
+
+
+def test_check_accepts_id_of_three_dots():
+    assert check_event(FUTURE, None, "...", now=NOW).id == "..."
+
+
+def test_check_rejects_byte_order_mark_in_id():
+    with pytest.raises(validation.InvalidIdError) as raised:
+        check_event(FUTURE, None, "a\ufeffb", now=NOW)
+
+    assert "\\ufeff" in str(raised.value)
+
+
+def test_check_rejects_year_0000():
+    with pytest.raises(validation.InvalidCalendarDateError):
+        check_event("0000-01-01T00:00:00Z", now=NOW)
+
+
 def test_check_rejects_empty_id():
     with pytest.raises(validation.InvalidIdError):
         check_event(FUTURE, id="", now=NOW)
