@@ -200,7 +200,8 @@ def _schema_error(error: jsonschema.ValidationError) -> ValidationError:
         return ValidationError(
             "id",
             f"invalid id {error.instance!r}: HTTP clients drop a . or .. segment "
-            "from the path of /events/{id}, so the event could not be read or cancelled",
+            "from the path of /events/{id}, so the event could not be read or "
+            "cancelled",
             rule="pathSegment",
         )
     if field_name == "id":
