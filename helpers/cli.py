@@ -76,6 +76,8 @@ def command_teardown(arguments: argparse.Namespace) -> int:
     deleted = teardown_stack(target, arguments.stack)
     for line in deleted:
         print(f"deleted {line}")
+    if target.kind == "local" and any(line.startswith("REST API") for line in deleted):
+        print("stopped the local gateway of the deleted REST API")
     print(f"Stack {arguments.stack} on {target.description}: nothing of it remains")
     return 0
 

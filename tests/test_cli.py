@@ -67,7 +67,9 @@ def test_teardown_then_down_leave_nothing(cli_lab, up_output):
 
     assert teardown.returncode == 0
     assert "deleted REST API cli-stack-api" in teardown.stdout
+    assert "stopped the local gateway" in teardown.stdout
     assert "deleted" not in again.stdout
+    assert "stopped" not in again.stdout
     assert down.returncode == 0
     assert status.returncode == 0
     assert "not running" in status.stdout
