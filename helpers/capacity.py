@@ -21,9 +21,10 @@ CAPACITY_WINDOW_S = 10
 # benchmark measured a p99 wait-end lateness under 1 s on a 2-core machine
 # (moto 5.2.5, Python 3.11, with the Lambda client reuse of helpers.labserver).
 # The Task state starts right after the wait, so trigger latency holds too.
-# NOTE: at 2,000 the Lambda tasks queue up, and executions ended up to 7 s
-# late (1,000 kept them within 1 s). 2,000 is also the largest size the
-# benchmark runs, not a measured breaking point; see docs/benchmarks.md.
+# NOTE: at 2,000 the Lambda tasks queue up, and executions ended up to 12 s
+# late on an idle machine (1,000 kept them within about 0.1 s). 2,000 is also
+# the largest size the benchmark runs, not a measured breaking point; see
+# docs/benchmarks.md.
 LOCAL_CAPACITY_EVENTS_PER_10S = 2000
 
 
