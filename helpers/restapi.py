@@ -96,13 +96,19 @@ class RestApiDeployer:
         self.record = record
 
     def ensure(
-        self, role_arn: str, state_machine_arn: str, region: str, stage: str
+        self,
+        role_arn: str,
+        state_machine_arn: str,
+        region: str,
+        stage: str,
+        partition: str = "aws",
     ) -> str:
         """Deploy the API and its stage; return the REST API id."""
         methods = desired_methods(state_machine_arn)
         config = {
             "role": role_arn,
             "region": region,
+            "partition": partition,
             "stage": stage,
             "methods": methods,
             "schema": artifacts.event_schema(),
@@ -125,6 +131,8 @@ class RestApiDeployer:
             )["id"]
             change = "created"
 
+        if change == "updated":
+            self._remove_resources(rest_api_id)
         self._configure(rest_api_id, config, region)
         self._deploy(rest_api_id, stage, digest)
         self.record("REST API", self.name, change)
@@ -141,6 +149,21 @@ class RestApiDeployer:
         )
         return deployment.get("description", "").removeprefix(DIGEST_PREFIX)
 
+    def _remove_resources(self, rest_api_id: str) -> None:
+        """Delete every resource but the root, deepest first, with its methods.
+
+        API Gateway answers ConflictException to PutMethod for a method that
+        exists and to DeleteModel for a model that a method uses, so an update
+        rebuilds the methods. The stage serves its old deployment until the
+        new one replaces it.
+        """
+        items = self.client.get_resources(restApiId=rest_api_id, limit=500)["items"]
+        for item in sorted(items, key=lambda i: i["path"].count("/"), reverse=True):
+            if item["path"] != "/":
+                self.client.delete_resource(
+                    restApiId=rest_api_id, resourceId=item["id"]
+                )
+
     def _configure(self, rest_api_id: str, config: dict, region: str) -> None:
         self._ensure_model(rest_api_id, config["schema"])
         validators = self._ensure_validators(rest_api_id)
@@ -148,7 +171,7 @@ class RestApiDeployer:
         for method in config["methods"]:
             self._put_method(
                 rest_api_id, resources[method["path"]], method, validators,
-                config["role"], region,
+                config["role"], region, config["partition"],
             )  # fmt: skip
         self.client.put_gateway_response(
             restApiId=rest_api_id,
@@ -207,7 +230,9 @@ class RestApiDeployer:
             by_path[path] = created["id"]
         return by_path
 
-    def _put_method(self, rest_api_id, resource_id, method, validators, role, region):
+    def _put_method(
+        self, rest_api_id, resource_id, method, validators, role, region, partition
+    ):
         verb = method["httpMethod"]
         self.client.put_method(
             restApiId=rest_api_id,
@@ -229,7 +254,7 @@ class RestApiDeployer:
             httpMethod=verb,
             type="AWS",
             integrationHttpMethod="POST",
-            uri=f"arn:aws:apigateway:{region}:states:action/{method['action']}",
+            uri=f"arn:{partition}:apigateway:{region}:states:action/{method['action']}",
             credentials=role,
             passthroughBehavior="NEVER",
             requestTemplates={JSON: method["requestTemplate"]},

@@ -162,6 +162,29 @@ def test_teardown_leaves_nothing_of_stack(target):
     assert len(deleted) == 6
 
 
+def test_teardown_detaches_managed_policy(target):
+    name = f"managed-{uuid.uuid4().hex[:8]}"
+    deploy_stack(target, name)
+    iam = target.client("iam")
+    policy = iam.create_policy(
+        PolicyName=f"{name}-extra",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}],
+            }
+        ),
+    )["Policy"]
+    role = StackNames(name).function_role
+    iam.attach_role_policy(RoleName=role, PolicyArn=policy["Arn"])
+
+    teardown_stack(target, name)
+
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.get_role(RoleName=role)
+    iam.delete_policy(PolicyArn=policy["Arn"])
+
+
 def test_teardown_twice_is_safe(target):
     name = f"twice-{uuid.uuid4().hex[:8]}"
     deploy_stack(target, name)
@@ -212,3 +235,70 @@ def test_plan_lists_every_resource(target):
 def test_stack_names_rejects_invalid_name(name):
     with pytest.raises(StackError, match="invalid stack name"):
         StackNames(name)
+
+
+class StrictApiGateway:
+    """An API Gateway client that rejects what AWS rejects and moto allows.
+
+    AWS answers ConflictException to PutMethod for a method that exists and
+    to DeleteModel for a model that a method still uses; moto 5.2.5
+    overwrites the method and deletes the model.
+    """
+
+    def __init__(self, client):
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def _conflict(self, operation: str, message: str):
+        from botocore.exceptions import ClientError
+
+        error = {"Error": {"Code": "ConflictException", "Message": message}}
+        return ClientError(error, operation)
+
+    def put_method(self, **arguments):
+        try:
+            self._client.get_method(
+                restApiId=arguments["restApiId"],
+                resourceId=arguments["resourceId"],
+                httpMethod=arguments["httpMethod"],
+            )
+        except self._client.exceptions.NotFoundException:
+            return self._client.put_method(**arguments)
+        raise self._conflict("PutMethod", "Method already exists for this resource")
+
+    def delete_model(self, restApiId, modelName):
+        resources = self._client.get_resources(restApiId=restApiId, embed=["methods"])
+        for resource in resources["items"]:
+            for method in resource.get("resourceMethods", {}).values():
+                if modelName in method.get("requestModels", {}).values():
+                    raise self._conflict(
+                        "DeleteModel", f"Cannot delete model '{modelName}'"
+                    )
+        return self._client.delete_model(restApiId=restApiId, modelName=modelName)
+
+
+def test_rest_api_update_passes_aws_conflict_rules(target):
+    client = StrictApiGateway(target.client("apigateway"))
+    name = f"strict-{uuid.uuid4().hex[:8]}-api"
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:strict"
+    changes = []
+    deployer = restapi.RestApiDeployer(client, name, {}, lambda *c: changes.append(c))
+    first_role = "arn:aws:iam::123456789012:role/first"
+    second_role = "arn:aws:iam::123456789012:role/second"
+
+    created = deployer.ensure(first_role, machine, target.region, "v1")
+    updated = deployer.ensure(second_role, machine, target.region, "v1")
+
+    try:
+        assert updated == created
+        assert [change for _, _, change in changes] == ["created", "updated"]
+        resources = client.get_resources(restApiId=created)["items"]
+        events = next(r for r in resources if r["path"] == "/events")
+        integration = client.get_integration(
+            restApiId=created, resourceId=events["id"], httpMethod="POST"
+        )
+        assert integration["credentials"] == second_role
+    finally:
+        client.delete_rest_api(restApiId=created)
