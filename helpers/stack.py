@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import requests
 from botocore.exceptions import ClientError
 
-from helpers import artifacts, restapi
+from helpers import artifacts, restapi, signing
 from helpers.target import Target
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,23 @@ _ROLE_NOT_ASSUMABLE = (
     ("AccessDeniedException", "is authorized to assume the provided role"),
     ("AccessDeniedException", "not authorized to assume the provided role"),
 )
+
+
+# The readiness probe after an AWS deploy; see wait_until_api_ready.
+API_PROBE_ID = "readiness-probe"
+API_READY_ATTEMPTS = 30
+API_READY_DELAY_S = 2.0
+# DeleteRestApi is limited to one request every 30 s per account (API
+# Gateway quotas), so a throttled delete waits 31 s, at most 3 x 31 = 93 s.
+DELETE_REST_API_ATTEMPTS = 4
+DELETE_REST_API_DELAY_S = 31.0
+# Executions started while a teardown stops the others are stopped in
+# another round, up to this many rounds.
+STOP_ROUNDS = 3
+# A deleted state machine with no running execution is usually gone within
+# seconds, so the teardown waits at most 30 x 2 s = 60 s for it.
+STATE_MACHINE_GONE_ATTEMPTS = 30
+STATE_MACHINE_GONE_DELAY_S = 2.0
 
 
 class StackError(RuntimeError):
@@ -171,7 +189,43 @@ def deploy_stack(
         )
 
     deployer = _Deployer(target, names, account_id, sleep)
-    return deployer.run()
+    outputs = deployer.run()
+    if target.kind == "aws":
+        session = requests.Session()
+        session.auth = signing.request_auth(target)
+        wait_until_api_ready(outputs.events_url, session, sleep)
+    return outputs
+
+
+def wait_until_api_ready(
+    events_url: str, session: requests.Session, sleep: Callable[[float], None]
+) -> int:
+    """GET an event that does not exist until the API answers 404; return attempts.
+
+    API Gateway assumes the API's role at request time, and a new role or
+    stage answers 5xx or 403 until it has propagated. A 404 shows that the
+    request went through the role to Step Functions. 30 attempts with 2 s
+    between them wait at most 29 x 2 s = 58 s in total.
+    """
+    url = f"{events_url}/{API_PROBE_ID}"
+    status = None
+    for attempt in range(1, API_READY_ATTEMPTS + 1):
+        try:
+            status = session.get(url, timeout=30).status_code
+        except requests.RequestException as error:
+            logger.info("API readiness probe failed: %s", error)
+        if status == 404:
+            return attempt
+        if attempt < API_READY_ATTEMPTS:
+            logger.info(
+                "API not ready (HTTP %s, attempt %d of %d), waiting %.0f s",
+                status, attempt, API_READY_ATTEMPTS, API_READY_DELAY_S,
+            )  # fmt: skip
+            sleep(API_READY_DELAY_S)
+    raise StackError(
+        f"the API at {events_url} still answered HTTP {status} to GET of an unknown "
+        f"event after {API_READY_ATTEMPTS} attempts; check its role and stage"
+    )
 
 
 class _Deployer:
@@ -182,7 +236,7 @@ class _Deployer:
         self.names = names
         self.account_id = account_id
         self.sleep = sleep
-        self.partition = "aws"
+        self.partition = target.partition
         self.changes: list[tuple[str, str, str]] = []
         self.iam = target.client("iam")
 
@@ -229,7 +283,7 @@ class _Deployer:
             self.record,
         )
         rest_api_id = api.ensure(
-            api_role, machine_arn, self.target.region, DEFAULT_STAGE
+            api_role, machine_arn, self.target.region, DEFAULT_STAGE, self.partition
         )
         return StackOutputs(
             stack_name=names.stack,
@@ -315,6 +369,9 @@ class _Deployer:
                 ),
                 f"Lambda function {name}",
             )
+            # A new function is Pending, and Lambda rejects invocations and
+            # updates of it until it is Active.
+            client.get_waiter("function_active_v2").wait(FunctionName=name)
             self.record("Lambda function", name, "created")
             return created["FunctionArn"]
 
@@ -323,15 +380,32 @@ class _Deployer:
             client.update_function_code(FunctionName=name, ZipFile=code)
             changed = True
         if current["Role"] != role_arn or current.get("Runtime") != LAMBDA_RUNTIME:
+            # Lambda answers ResourceConflictException to an update while the
+            # previous one is in progress.
+            client.get_waiter("function_updated_v2").wait(FunctionName=name)
             client.update_function_configuration(
                 FunctionName=name, Role=role_arn, Runtime=LAMBDA_RUNTIME
             )
             changed = True
+        if changed:
+            client.get_waiter("function_updated_v2").wait(FunctionName=name)
         self.record("Lambda function", name, "updated" if changed else "unchanged")
         return current["FunctionArn"]
 
     def ensure_state_machine(self, role_arn: str, function_arn: str) -> str:
         """Create the standard state machine, or update its definition and role."""
+        try:
+            return self._ensure_state_machine(role_arn, function_arn)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "StateMachineDeleting":
+                raise
+            raise StackError(
+                f"state machine {self.names.state_machine} is still being deleted: "
+                "Step Functions deletes it once its last execution has ended; run "
+                "teardown_stack again to stop them, then deploy"
+            ) from error
+
+    def _ensure_state_machine(self, role_arn: str, function_arn: str) -> str:
         client = self.target.client("stepfunctions")
         name = self.names.state_machine
         definition = artifacts.state_machine_definition(function_arn)
@@ -418,9 +492,8 @@ def _find_state_machine(client, name: str) -> str | None:
 def endpoint_url(target: Target, rest_api_id: str, stage: str) -> str:
     """Return the stage URL: execute-api on AWS, the local gateway locally."""
     if target.kind == "aws":
-        return (
-            f"https://{rest_api_id}.execute-api.{target.region}.amazonaws.com/{stage}"
-        )
+        host = f"{rest_api_id}.execute-api.{target.region}.{target.dns_suffix}"
+        return f"https://{host}/{stage}"
     return target.lab.start_gateway(rest_api_id, stage)
 
 
@@ -478,61 +551,100 @@ def find_stack_resources(target: Target, names: StackNames) -> dict[str, str | N
     }
 
 
-def teardown_stack(target: Target, stack_name: str = DEFAULT_STACK_NAME) -> list[str]:
+def teardown_stack(
+    target: Target,
+    stack_name: str = DEFAULT_STACK_NAME,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
     """Delete every resource of the stack in dependency order; safe to run twice.
 
     Running executions are stopped first, so nothing keeps running or billing
     after the state machine is gone. Returns one line per deleted resource.
+    ``sleep`` waits between retries; tests replace it to run without waiting.
     """
     names = StackNames(stack_name)
     deleted: list[str] = []
-    _delete_rest_api(target, names, deleted)
-    _delete_state_machine(target, names, deleted)
+    _delete_rest_api(target, names, deleted, sleep)
+    _delete_state_machine(target, names, deleted, sleep)
     _delete_function(target, names, deleted)
     for role in (names.api_role, names.state_machine_role, names.function_role):
         _delete_role(target.client("iam"), role, deleted)
     return deleted
 
 
-def _delete_rest_api(target: Target, names: StackNames, deleted: list[str]) -> None:
+def _delete_rest_api(
+    target: Target, names: StackNames, deleted: list[str], sleep: Callable
+) -> None:
     client = target.client("apigateway")
     rest_api_id = restapi.find_rest_api(client, names.rest_api)
     if rest_api_id is None:
         return
     if target.lab is not None:
         target.lab.stop_gateway(rest_api_id)
-    client.delete_rest_api(restApiId=rest_api_id)
+    for attempt in range(1, DELETE_REST_API_ATTEMPTS + 1):
+        try:
+            client.delete_rest_api(restApiId=rest_api_id)
+            break
+        except client.exceptions.TooManyRequestsException:
+            if attempt == DELETE_REST_API_ATTEMPTS:
+                raise
+            logger.info(
+                "DeleteRestApi of %s throttled (attempt %d of %d), waiting %.0f s",
+                rest_api_id, attempt, DELETE_REST_API_ATTEMPTS,
+                DELETE_REST_API_DELAY_S,
+            )  # fmt: skip
+            sleep(DELETE_REST_API_DELAY_S)
     deleted.append(f"REST API {names.rest_api} ({rest_api_id})")
 
 
 def _delete_state_machine(
-    target: Target, names: StackNames, deleted: list[str]
+    target: Target, names: StackNames, deleted: list[str], sleep: Callable
 ) -> None:
     client = target.client("stepfunctions")
     arn = _find_state_machine(client, names.state_machine)
     if arn is None:
         return
-    stop_running_executions(client, arn, cause=f"teardown of stack {names.stack}")
+    cause = f"teardown of stack {names.stack}"
+    for _ in range(STOP_ROUNDS):
+        if stop_running_executions(client, arn, cause) == 0:
+            break
     client.delete_state_machine(stateMachineArn=arn)
+    _wait_until_state_machine_gone(client, arn, sleep)
     deleted.append(f"state machine {names.state_machine}")
 
 
+def _wait_until_state_machine_gone(client, arn: str, sleep: Callable) -> None:
+    """Wait while the state machine is DELETING, so a deploy can follow at once.
+
+    DeleteStateMachine returns before the machine is gone: Step Functions
+    deletes it once its executions have ended. Gives up after
+    STATE_MACHINE_GONE_ATTEMPTS and logs a warning, because the deletion goes
+    on without the kit.
+    """
+    for _ in range(STATE_MACHINE_GONE_ATTEMPTS):
+        try:
+            client.describe_state_machine(stateMachineArn=arn)
+        except client.exceptions.StateMachineDoesNotExist:
+            return
+        sleep(STATE_MACHINE_GONE_DELAY_S)
+    logger.warning("state machine %s is still being deleted", arn)
+
+
 def stop_running_executions(client, state_machine_arn: str, cause: str) -> int:
-    """Stop every RUNNING execution of the state machine; return how many."""
-    stopped = 0
+    """Stop every RUNNING execution of the state machine; return how many.
+
+    The listing is read whole before any execution is stopped, because
+    stopping while paging could shift the pages and skip executions.
+    """
     paginator = client.get_paginator("list_executions")
     pages = paginator.paginate(
         stateMachineArn=state_machine_arn, statusFilter="RUNNING"
     )
-    for page in pages:
-        for execution in page["executions"]:
-            client.stop_execution(
-                executionArn=execution["executionArn"],
-                error="StackTornDown",
-                cause=cause,
-            )
-            stopped += 1
-    return stopped
+    arns = [e["executionArn"] for page in pages for e in page["executions"]]
+    for arn in arns:
+        client.stop_execution(executionArn=arn, error="StackTornDown", cause=cause)
+    return len(arns)
 
 
 def _delete_function(target: Target, names: StackNames, deleted: list[str]) -> None:
@@ -558,5 +670,9 @@ def _delete_role(iam, role: str, deleted: list[str]) -> None:
         return
     for policy_name in policy_names:
         iam.delete_role_policy(RoleName=role, PolicyName=policy_name)
+    # The kit attaches no managed policy, but DeleteRole fails while one is.
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    for policy in attached:
+        iam.detach_role_policy(RoleName=role, PolicyArn=policy["PolicyArn"])
     iam.delete_role(RoleName=role)
     deleted.append(f"IAM role {role}")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
 
 import boto3
 from botocore.config import Config
+from botocore.loaders import create_loader
+from botocore.regions import EndpointResolver
 
 from helpers.emulator import (
     ACCESS_KEY_ID,
@@ -39,6 +42,16 @@ class Target:
         return self.lab.url if self.lab else None
 
     @property
+    def partition(self) -> str:
+        """The ARN partition of the region: "aws", "aws-cn", "aws-us-gov"..."""
+        return self.session.get_partition_for_region(self.region)
+
+    @property
+    def dns_suffix(self) -> str:
+        """The domain of the partition's endpoints, from botocore's endpoint data."""
+        return _endpoint_resolver().get_partition_dns_suffix(self.partition)
+
+    @property
     def description(self) -> str:
         """Name the target in titles: "local emulator" or "AWS us-east-1"."""
         if self.kind == "local":
@@ -67,6 +80,11 @@ class Target:
                 "configure a profile or the AWS_* environment variables"
             )
         return credentials.get_frozen_credentials()
+
+
+@cache
+def _endpoint_resolver() -> EndpointResolver:
+    return EndpointResolver(create_loader().load_data("endpoints"))
 
 
 def make_target(

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import boto3
 import pytest
+import requests
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
@@ -68,6 +69,28 @@ def _function_created() -> dict:
     return {"FunctionArn": FUNCTION_ARN, "FunctionName": "demo-action"}
 
 
+def _function_state(state: str = "Active", update: str = "Successful") -> dict:
+    """GetFunction's answer as the Lambda waiters read it."""
+    configuration = {
+        "FunctionArn": FUNCTION_ARN,
+        "FunctionName": "demo-action",
+        "Role": ROLE_ARN,
+        "Runtime": stack.LAMBDA_RUNTIME,
+        "CodeSha256": "old-code",
+        "State": state,
+        "LastUpdateStatus": update,
+    }
+    return {"Configuration": configuration}
+
+
+@pytest.fixture
+def no_waiter_delay(monkeypatch):
+    """Make botocore's waiters poll without sleeping between attempts."""
+    import botocore.waiter
+
+    monkeypatch.setattr(botocore.waiter.time, "sleep", lambda seconds: None)
+
+
 def test_deploy_refuses_aws_without_confirmation(aws_target):
     with pytest.raises(StackError, match=f"confirm_account='{ACCOUNT}'"):
         deploy_stack(aws_target, "demo")
@@ -91,6 +114,7 @@ def test_create_function_retries_until_role_assumable(aws_target):
             "create_function", "InvalidParameterValueException", LAMBDA_NOT_ASSUMABLE
         )
     stubber.add_response("create_function", _function_created())
+    stubber.add_response("get_function", _function_state("Active"))
 
     arn = _deployer(aws_target, sleeps).ensure_function(ROLE_ARN)
 
@@ -186,3 +210,153 @@ class _RawResponse:
 
     def stream(self, **kwargs):
         yield self.body
+
+
+def test_create_function_waits_until_active(aws_target, no_waiter_delay):
+    stubber = aws_target.stub("lambda")
+    stubber.add_client_error("get_function", "ResourceNotFoundException")
+    stubber.add_response("create_function", _function_created())
+    stubber.add_response("get_function", _function_state("Pending"))
+    stubber.add_response("get_function", _function_state("Pending"))
+    stubber.add_response("get_function", _function_state("Active"))
+
+    _deployer(aws_target, []).ensure_function(ROLE_ARN)
+
+    stubber.assert_no_pending_responses()
+
+
+def test_update_function_waits_between_updates(aws_target, no_waiter_delay):
+    stubber = aws_target.stub("lambda")
+    current = _function_state()
+    current["Configuration"]["Runtime"] = "python3.9"
+    stubber.add_response("get_function", current)
+    stubber.add_response("update_function_code", {})
+    stubber.add_response("get_function", _function_state(update="InProgress"))
+    stubber.add_response("get_function", _function_state(update="Successful"))
+    stubber.add_response("update_function_configuration", {})
+    stubber.add_response("get_function", _function_state(update="Successful"))
+
+    _deployer(aws_target, []).ensure_function(ROLE_ARN)
+
+    stubber.assert_no_pending_responses()
+
+
+def test_deploy_reports_state_machine_still_deleting(aws_target):
+    stubber = aws_target.stub("stepfunctions")
+    stubber.add_response("list_state_machines", {"stateMachines": []})
+    stubber.add_client_error(
+        "create_state_machine", "StateMachineDeleting", "State machine is deleting"
+    )
+
+    with pytest.raises(StackError, match="still being deleted"):
+        _deployer(aws_target, []).ensure_state_machine(ROLE_ARN, FUNCTION_ARN)
+
+
+def test_teardown_waits_until_state_machine_gone(aws_target):
+    sleeps: list[float] = []
+    stubber = aws_target.stub("stepfunctions")
+    machine = {
+        "stateMachineArn": MACHINE_ARN,
+        "name": "demo-scheduler",
+        "type": "STANDARD",
+        "creationDate": datetime(2026, 1, 1),
+    }
+    stubber.add_response("list_state_machines", {"stateMachines": [machine]})
+    stubber.add_response("list_executions", {"executions": []})
+    stubber.add_response("delete_state_machine", {})
+    deleting = {
+        "stateMachineArn": MACHINE_ARN,
+        "name": "demo-scheduler",
+        "status": "DELETING",
+        "definition": "{}",
+        "roleArn": ROLE_ARN,
+        "type": "STANDARD",
+        "creationDate": datetime(2026, 1, 1),
+    }
+    stubber.add_response("describe_state_machine", deleting)
+    stubber.add_response("describe_state_machine", deleting)
+    stubber.add_client_error("describe_state_machine", "StateMachineDoesNotExist")
+    deleted: list[str] = []
+
+    stack._delete_state_machine(aws_target, StackNames("demo"), deleted, sleeps.append)
+
+    assert deleted == ["state machine demo-scheduler"]
+    assert sleeps == [stack.STATE_MACHINE_GONE_DELAY_S] * 2
+    stubber.assert_no_pending_responses()
+
+
+def test_teardown_retries_throttled_delete_rest_api(aws_target):
+    sleeps: list[float] = []
+    stubber = aws_target.stub("apigateway")
+    stubber.add_response(
+        "get_rest_apis", {"items": [{"id": "a1b2c3", "name": "demo-api"}]}
+    )
+    stubber.add_client_error("delete_rest_api", "TooManyRequestsException")
+    stubber.add_response("delete_rest_api", {})
+    deleted: list[str] = []
+
+    stack._delete_rest_api(aws_target, StackNames("demo"), deleted, sleeps.append)
+
+    assert deleted == ["REST API demo-api (a1b2c3)"]
+    assert sleeps == [stack.DELETE_REST_API_DELAY_S]
+
+
+def test_aws_target_partition_and_endpoint_in_china():
+    session = boto3.Session(
+        aws_access_key_id="AKIDEXAMPLE",
+        aws_secret_access_key="example-secret",
+        region_name="cn-north-1",
+    )
+    target = Target("aws", "cn-north-1", session)
+
+    assert target.partition == "aws-cn"
+    assert stack.endpoint_url(target, "a1b2c3", "v1") == (
+        "https://a1b2c3.execute-api.cn-north-1.amazonaws.com.cn/v1"
+    )
+
+
+def test_wait_until_api_ready_retries_5xx_then_404():
+    statuses = iter([500, 500, 403, 404])
+    session = requests.Session()
+    session.mount("https://", _StatusAdapter(statuses))
+    sleeps: list[float] = []
+
+    attempts = stack.wait_until_api_ready(
+        "https://a1b2c3.execute-api.eu-central-1.amazonaws.com/v1/events",
+        session,
+        sleeps.append,
+    )
+
+    assert attempts == 4
+    assert sleeps == [stack.API_READY_DELAY_S] * 3
+
+
+def test_wait_until_api_ready_gives_up_after_bounded_wait():
+    session = requests.Session()
+    session.mount("https://", _StatusAdapter(iter([500] * stack.API_READY_ATTEMPTS)))
+    sleeps: list[float] = []
+
+    with pytest.raises(StackError, match="still answered HTTP 500"):
+        stack.wait_until_api_ready(
+            "https://a1b2c3.execute-api.eu-central-1.amazonaws.com/v1/events",
+            session,
+            sleeps.append,
+        )
+
+    assert sum(sleeps) == pytest.approx(58.0)
+
+
+class _StatusAdapter(requests.adapters.HTTPAdapter):
+    """A transport that answers each request with the next status, sending nothing."""
+
+    def __init__(self, statuses):
+        super().__init__()
+        self.statuses = statuses
+
+    def send(self, request, **kwargs):
+        response = requests.Response()
+        response.status_code = next(self.statuses)
+        response.request = request
+        response.url = request.url
+        response._content = b"{}"
+        return response
