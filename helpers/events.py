@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from helpers import signing, validation
 from helpers.emulator import REPO_ROOT
+from helpers.history import TokenBucket
 from helpers.stack import StackOutputs
 from helpers.target import Target
 
@@ -35,6 +36,11 @@ logger = logging.getLogger(__name__)
 
 RESULTS_DIR = REPO_ROOT / "results"
 REQUEST_TIMEOUT_S = 35.0  # API Gateway's 29 s integration timeout, plus margin
+
+# Each GET /events/{id} is one DescribeExecution, whose token bucket AWS
+# refills at 10 requests per second outside us-east-1, us-west-2 and eu-west-1
+# (15 there), so polling on AWS is paced at 8 per second in every region.
+AWS_DESCRIBE_REQUESTS_PER_SECOND = 8.0
 
 # Throttling and 5xx are retried. 6 attempts wait at most 0.25 + 0.5 + 1 + 2 + 4
 # = 7.75 s in total before the last one, with jitter lowering each wait.
@@ -244,9 +250,14 @@ def fire_event(
 
 
 def get_event(endpoint: Endpoint, id: str) -> dict[str, Any]:
-    """Return the event's fields and execution status; raise EventNotFoundError."""
-    response = endpoint.session.get(
-        f"{endpoint.events_url}/{_quote(id)}", timeout=REQUEST_TIMEOUT_S
+    """Return the event's fields and execution status; raise EventNotFoundError.
+
+    GET changes nothing, so throttling, 5xx and connection errors are retried.
+    """
+    url = f"{endpoint.events_url}/{_quote(id)}"
+    response, _ = send_with_retry(
+        lambda: endpoint.session.get(url, timeout=REQUEST_TIMEOUT_S),
+        sleep=endpoint.sleep,
     )
     return _raise_for_answer(response, f"GET /events/{id}")
 
@@ -272,8 +283,12 @@ def cancel_event(endpoint: Endpoint, id: str) -> CancelResult:
     and leaves its status as it was, so only an ABORTED status afterwards
     counts as cancelled.
     """
-    response = endpoint.session.delete(
-        f"{endpoint.events_url}/{_quote(id)}", timeout=REQUEST_TIMEOUT_S
+    url = f"{endpoint.events_url}/{_quote(id)}"
+    # Stopping an execution twice has the effect of stopping it once, so the
+    # DELETE is retried like a GET.
+    response, _ = send_with_retry(
+        lambda: endpoint.session.delete(url, timeout=REQUEST_TIMEOUT_S),
+        sleep=endpoint.sleep,
     )
     answer = _raise_for_answer(response, f"DELETE /events/{id}")
     status = get_event(endpoint, id)["status"]
@@ -425,13 +440,18 @@ def batch_frame(rows: Sequence[dict[str, Any] | None]) -> pd.DataFrame:
 
 
 def _poll_due_events(
-    endpoint: Endpoint, statuses: dict[str, str], due: dict[str, str]
+    endpoint: Endpoint,
+    statuses: dict[str, str],
+    due: dict[str, str],
+    bucket: TokenBucket | None,
 ) -> int:
     """GET each running event whose due time has passed; return how many closed."""
     now = datetime.now(UTC).strftime(validation.CANONICAL_FORMAT)
     closed = 0
     for event_id, status in list(statuses.items()):
         if status == "RUNNING" and due[event_id] <= now:
+            if bucket is not None:
+                bucket.acquire()
             statuses[event_id] = get_event(endpoint, event_id)["status"]
             closed += statuses[event_id] != "RUNNING"
     return closed
@@ -448,10 +468,14 @@ def wait_for_events(
 ) -> pd.DataFrame:
     """Poll the scheduled events until each has closed; add a ``finalStatus`` column.
 
-    Only events whose due time has passed are polled. Raises TimeoutError if
-    some are still running after ``timeout_s`` seconds.
+    Only events whose due time has passed are polled. On AWS the GETs are
+    paced under the DescribeExecution quota. Raises TimeoutError if some are
+    still running after ``timeout_s`` seconds.
     """
     scheduled = frame[frame["outcome"] == "scheduled"]
+    bucket = None
+    if endpoint.target.kind == "aws":
+        bucket = TokenBucket(AWS_DESCRIBE_REQUESTS_PER_SECOND, sleep=sleep)
     statuses = dict.fromkeys(scheduled["id"], "RUNNING")
     due = dict(zip(scheduled["id"], scheduled["dueDateTruncated"], strict=True))
     deadline = time.monotonic() + timeout_s
@@ -463,7 +487,7 @@ def wait_for_events(
                     f"{running} events still run after {timeout_s:.0f} s"
                 )
             sleep(poll_s)
-            bar.update(_poll_due_events(endpoint, statuses, due))
+            bar.update(_poll_due_events(endpoint, statuses, due, bucket))
     return frame.assign(finalStatus=frame["id"].map(statuses))
 
 

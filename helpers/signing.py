@@ -12,7 +12,7 @@ import shlex
 import requests
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import ReadOnlyCredentials
+from botocore.credentials import Credentials, ReadOnlyCredentials
 
 from helpers.emulator import ACCESS_KEY_ID, SECRET_ACCESS_KEY
 from helpers.target import Target
@@ -40,11 +40,21 @@ def sign_headers(
 
 
 class SigV4RequestAuth(requests.auth.AuthBase):
-    """A ``requests`` auth that signs each request, and each retry, afresh."""
+    """A ``requests`` auth that signs each request, and each retry, afresh.
 
-    def __init__(self, credentials: ReadOnlyCredentials, region: str):
+    ``credentials`` are botocore credentials, frozen again for every request,
+    so temporary credentials that botocore refreshes (SSO, assumed roles)
+    keep working through a long run.
+    """
+
+    def __init__(self, credentials: Credentials | ReadOnlyCredentials, region: str):
         self.credentials = credentials
         self.region = region
+
+    def _frozen(self) -> ReadOnlyCredentials:
+        if isinstance(self.credentials, ReadOnlyCredentials):
+            return self.credentials
+        return self.credentials.get_frozen_credentials()
 
     def __call__(self, prepared: requests.PreparedRequest) -> requests.PreparedRequest:
         signed = {
@@ -53,7 +63,7 @@ class SigV4RequestAuth(requests.auth.AuthBase):
             if name.lower() not in _UNSIGNED_HEADERS
         }
         signed = sign_headers(
-            self.credentials, self.region, prepared.method or "GET",
+            self._frozen(), self.region, prepared.method or "GET",
             prepared.url or "", prepared.body, signed,
         )  # fmt: skip
         prepared.headers.update(signed)
@@ -62,7 +72,8 @@ class SigV4RequestAuth(requests.auth.AuthBase):
 
 def request_auth(target: Target) -> SigV4RequestAuth:
     """Build the request signer from the target's credentials and region."""
-    return SigV4RequestAuth(target.credentials(), target.region)
+    target.credentials()  # raises if the session has none
+    return SigV4RequestAuth(target.session.get_credentials(), target.region)
 
 
 def curl_command(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 import uuid
@@ -270,6 +271,46 @@ def test_fire_without_id_does_not_retry_5xx(target, stack):
 
     assert caught.value.status == 502
     assert adapter.attempts == 1
+
+
+def test_get_event_retries_throttling(target, stack, endpoint, event_id):
+    fire_event(endpoint, _due_in(3600), None, event_id)
+    scripted, adapter, sleeps = _scripted_endpoint(target, stack, [429, 503])
+
+    answer = get_event(scripted, event_id)
+
+    assert answer["status"] == "RUNNING"
+    assert adapter.attempts == 3
+    assert len(sleeps) == 2
+
+
+def test_cancel_event_retries_throttled_delete(target, stack, endpoint, event_id):
+    fire_event(endpoint, _due_in(3600), None, event_id)
+    scripted, adapter, _ = _scripted_endpoint(target, stack, [("after", 429)])
+
+    result = cancel_event(scripted, event_id)
+
+    assert result.cancelled is True
+    assert adapter.attempts == 3
+
+
+def test_wait_for_events_paces_polls_on_aws(target, stack, endpoint):
+    batch = [{"dueDate": _due_in(-5)}, {"dueDate": _due_in(-5)}]
+    fired = fire_batch(endpoint, batch, progress=False)
+    aws_endpoint = make_endpoint(target, stack)
+    aws_endpoint.target = dataclasses.replace(target, kind="aws")
+    sleeps: list[float] = []
+
+    finished = events.wait_for_events(
+        aws_endpoint, fired, poll_s=0.5, progress=False, sleep=sleeps.append
+    )
+
+    assert finished["finalStatus"].tolist() == ["SUCCEEDED", "SUCCEEDED"]
+    # The second GET of a round waits for a token, at most 1 / 8 per second =
+    # 0.125 s. The fake sleep lets no time pass, so later waits grow.
+    paced = [s for s in sleeps if s != 0.5]
+    assert paced
+    assert 0 < paced[0] <= 1 / events.AWS_DESCRIBE_REQUESTS_PER_SECOND
 
 
 def test_fire_gives_up_after_max_attempts(target, stack, event_id):

@@ -545,3 +545,18 @@ def test_gateway_serves_changes_only_after_redeploy(target):
 
     assert "changed" not in before_redeploy
     assert after_redeploy == {"changed": True}
+
+
+def test_request_auth_reads_refreshed_credentials():
+    from botocore.credentials import Credentials
+
+    credentials = Credentials("AKIAFIRSTKEY00000000", "first-secret")
+    auth = signing.SigV4RequestAuth(credentials, "us-east-1")
+    url = "https://a1b2c3.execute-api.us-east-1.amazonaws.com/v1/events"
+
+    first = auth(requests.Request("GET", url).prepare())
+    credentials.access_key = "AKIASECONDKEY0000000"
+    second = auth(requests.Request("GET", url).prepare())
+
+    assert "Credential=AKIAFIRSTKEY00000000/" in first.headers["Authorization"]
+    assert "Credential=AKIASECONDKEY0000000/" in second.headers["Authorization"]
