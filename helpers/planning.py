@@ -135,6 +135,7 @@ def estimate_run(
     lambda_memory_mb: int = LAMBDA_MEMORY_MB,
     retries_per_event: float = 0.0,
     history_pages_per_event: int = 1,
+    api_requests_per_event: float = 2.0,
 ) -> RunEstimate:
     """Estimate the duration and cost of firing and collecting ``events`` events.
 
@@ -149,8 +150,17 @@ def estimate_run(
     history_pages_per_event:
         GetExecutionHistory requests per execution; one page contains up to
         1,000 events and an execution of this stack has about ten.
+    api_requests_per_event:
+        REST API requests per event: the POST, and at least one GET of
+        :func:`helpers.events.wait_for_events` after the event is due. A
+        cancellation adds a DELETE and a GET.
     """
     _check_arguments(events, lambda_duration_ms, retries_per_event)
+    if api_requests_per_event < 1:
+        raise ValueError(
+            f"invalid API requests per event {api_requests_per_event}: the POST "
+            "makes at least 1"
+        )
     _check_sizes(lambda_memory_mb, history_pages_per_event)
     start_rate = start_execution_refill(region)
     invocations = events * (1 + retries_per_event)
@@ -158,6 +168,7 @@ def estimate_run(
     costs = _costs(
         region, events, invocations, transitions, lambda_duration_ms, lambda_memory_mb
     )
+    costs["api_gateway_usd"] *= api_requests_per_event
     return RunEstimate(
         events=events,
         region=region,
@@ -170,7 +181,8 @@ def estimate_run(
         total_usd=sum(costs.values()),
         assumptions=_assumptions(
             region, lambda_duration_ms, lambda_memory_mb, retries_per_event
-        ),
+        )
+        + (f"{api_requests_per_event:g} REST API requests per event",),
     )
 
 
@@ -231,7 +243,7 @@ def _assumptions(
     retries_per_event: float,
 ) -> tuple[str, ...]:
     notes = [
-        f"each event is one POST /events and {STATES_PER_EXECUTION} state "
+        f"each event starts one execution of {STATES_PER_EXECUTION} state "
         "transitions (Wait and Task)",
         f"Lambda runs {lambda_duration_ms:g} ms at {lambda_memory_mb} MB on x86_64, "
         f"with {retries_per_event:g} retries per event",

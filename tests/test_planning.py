@@ -14,17 +14,17 @@ from helpers.planning import (
 
 def test_estimate_run_us_east_1_costs():
     # 1,000 events x 2 transitions x USD 0.025 / 1,000 = USD 0.05
-    # 1,000 requests x USD 3.50 / 1e6 = USD 0.0035
+    # 2,000 requests (a POST and a GET per event) x USD 3.50 / 1e6 = USD 0.007
     # 1,000 invocations x USD 0.20 / 1e6 = USD 0.0002
     # 1,000 x 0.1 s x 0.125 GB x USD 0.0000166667 = USD 0.00020833375
     estimate = estimate_run(1000, "us-east-1")
 
     assert estimate.state_transitions == 2000
     assert estimate.step_functions_usd == pytest.approx(0.05, rel=1e-12)
-    assert estimate.api_gateway_usd == pytest.approx(0.0035, rel=1e-12)
+    assert estimate.api_gateway_usd == pytest.approx(0.007, rel=1e-12)
     assert estimate.lambda_requests_usd == pytest.approx(0.0002, rel=1e-12)
     assert estimate.lambda_duration_usd == pytest.approx(0.00020833375, rel=1e-12)
-    assert estimate.total_usd == pytest.approx(0.05390833375, rel=1e-12)
+    assert estimate.total_usd == pytest.approx(0.05740833375, rel=1e-12)
 
 
 def test_estimate_run_us_east_1_durations():
@@ -78,7 +78,7 @@ def test_estimate_run_counts_retries_as_transitions_and_invocations():
     assert estimate.state_transitions == 2500
     assert estimate.step_functions_usd == pytest.approx(0.0625, rel=1e-12)
     assert estimate.lambda_requests_usd == pytest.approx(0.0003, rel=1e-12)
-    assert estimate.api_gateway_usd == pytest.approx(0.0035, rel=1e-12)
+    assert estimate.api_gateway_usd == pytest.approx(0.007, rel=1e-12)
 
 
 def test_estimate_run_rounds_lambda_duration_up_to_millisecond():
@@ -151,6 +151,18 @@ def test_estimate_run_states_sources_and_date():
 def test_estimate_to_frame_lists_every_quantity():
     frame = estimate_run(1000, "us-east-1").to_frame()
 
-    assert frame.loc["total_usd", "value"] == pytest.approx(0.05390833375)
+    assert frame.loc["total_usd", "value"] == pytest.approx(0.05740833375)
     assert frame.loc["region", "value"] == "us-east-1"
     assert "2 state transitions" in frame.loc["assumptions", "value"]
+
+
+def test_estimate_run_counts_api_requests_per_event():
+    estimate = estimate_run(1000, "us-east-1", api_requests_per_event=4)
+
+    assert estimate.api_gateway_usd == pytest.approx(0.014, rel=1e-12)
+    assert "4 REST API requests per event" in estimate.assumptions
+
+
+def test_estimate_run_rejects_fewer_than_one_api_request():
+    with pytest.raises(ValueError, match="API requests per event"):
+        estimate_run(10, "us-east-1", api_requests_per_event=0.5)
