@@ -152,9 +152,9 @@ class RestApiDeployer:
     def _remove_resources(self, rest_api_id: str) -> None:
         """Delete every resource but the root, deepest first, with its methods.
 
-        API Gateway answers ConflictException to PutMethod for a method that
-        exists and to DeleteModel for a model that a method uses, so an update
-        rebuilds the methods. The stage serves its old deployment until the
+        API Gateway rejects PutMethod for a method that exists, and
+        DeleteModel for a model that a method uses, with ConflictException,
+        so an update rebuilds the methods. The stage serves its old deployment until the
         new one replaces it.
         """
         items = self.client.get_resources(restApiId=rest_api_id, limit=500)["items"]

@@ -200,10 +200,10 @@ def deploy_stack(
 def wait_until_api_ready(
     events_url: str, session: requests.Session, sleep: Callable[[float], None]
 ) -> int:
-    """GET an event that does not exist until the API answers 404; return attempts.
+    """GET an unknown event until the API returns 404; return the attempts made.
 
     API Gateway assumes the API's role at request time, and a new role or
-    stage answers 5xx or 403 until it has propagated. A 404 shows that the
+    stage gets 5xx or 403 responses until it has propagated. A 404 shows that the
     request went through the role to Step Functions. 30 attempts with 2 s
     between them wait at most 29 x 2 s = 58 s in total.
     """
@@ -223,7 +223,7 @@ def wait_until_api_ready(
             )  # fmt: skip
             sleep(API_READY_DELAY_S)
     raise StackError(
-        f"the API at {events_url} still answered HTTP {status} to GET of an unknown "
+        f"the API at {events_url} still returned HTTP {status} to GET of an unknown "
         f"event after {API_READY_ATTEMPTS} attempts; check its role and stage"
     )
 
@@ -380,8 +380,8 @@ class _Deployer:
             client.update_function_code(FunctionName=name, ZipFile=code)
             changed = True
         if current["Role"] != role_arn or current.get("Runtime") != LAMBDA_RUNTIME:
-            # Lambda answers ResourceConflictException to an update while the
-            # previous one is in progress.
+            # Lambda rejects an update with ResourceConflictException while
+            # the previous one is in progress.
             client.get_waiter("function_updated_v2").wait(FunctionName=name)
             client.update_function_configuration(
                 FunctionName=name, Role=role_arn, Runtime=LAMBDA_RUNTIME

@@ -240,8 +240,8 @@ def test_stack_names_rejects_invalid_name(name):
 class StrictApiGateway:
     """An API Gateway client that rejects what AWS rejects and moto allows.
 
-    AWS answers ConflictException to PutMethod for a method that exists and
-    to DeleteModel for a model that a method still uses; moto 5.2.5
+    AWS rejects PutMethod for a method that exists, and DeleteModel for a
+    model that a method still uses, with ConflictException. moto 5.2.5
     overwrites the method and deletes the model.
     """
 

@@ -70,7 +70,7 @@ def _function_created() -> dict:
 
 
 def _function_state(state: str = "Active", update: str = "Successful") -> dict:
-    """GetFunction's answer as the Lambda waiters read it."""
+    """GetFunction's response as the Lambda waiters read it."""
     configuration = {
         "FunctionArn": FUNCTION_ARN,
         "FunctionName": "demo-action",
@@ -315,7 +315,7 @@ def test_aws_target_partition_and_endpoint_in_china():
     )
 
 
-def test_wait_until_api_ready_retries_5xx_then_404():
+def test_api_ready_wait_retries_until_404():
     statuses = iter([500, 500, 403, 404])
     session = requests.Session()
     session.mount("https://", _StatusAdapter(statuses))
@@ -331,12 +331,12 @@ def test_wait_until_api_ready_retries_5xx_then_404():
     assert sleeps == [stack.API_READY_DELAY_S] * 3
 
 
-def test_wait_until_api_ready_gives_up_after_bounded_wait():
+def test_api_ready_wait_is_bounded():
     session = requests.Session()
     session.mount("https://", _StatusAdapter(iter([500] * stack.API_READY_ATTEMPTS)))
     sleeps: list[float] = []
 
-    with pytest.raises(StackError, match="still answered HTTP 500"):
+    with pytest.raises(StackError, match="still returned HTTP 500"):
         stack.wait_until_api_ready(
             "https://a1b2c3.execute-api.eu-central-1.amazonaws.com/v1/events",
             session,
@@ -347,7 +347,7 @@ def test_wait_until_api_ready_gives_up_after_bounded_wait():
 
 
 class _StatusAdapter(requests.adapters.HTTPAdapter):
-    """A transport that answers each request with the next status, sending nothing."""
+    """A transport that returns the next status for each request, sending nothing."""
 
     def __init__(self, statuses):
         super().__init__()
