@@ -171,14 +171,19 @@ def test_create_function_gives_up_after_bounded_wait(aws_target):
     assert sum(sleeps) == pytest.approx(58.0)
 
 
-def test_target_client_retries_throttling():
-    """Two ThrottlingException answers are retried; no request leaves the process."""
+def _aws_target(region: str) -> Target:
+    """An AWS target with made-up keys, for behaviour that sends no request."""
     session = boto3.Session(
         aws_access_key_id="AKIDEXAMPLE",
         aws_secret_access_key="example-secret",
-        region_name="us-west-2",
+        region_name=region,
     )
-    target = Target("aws", "us-west-2", session)
+    return Target("aws", region, session)
+
+
+def test_target_client_retries_throttling():
+    """Two ThrottlingException answers are retried; no request leaves the process."""
+    target = _aws_target("us-west-2")
     client = target.client("stepfunctions")
     attempts = []
 
@@ -302,12 +307,7 @@ def test_teardown_retries_throttled_delete_rest_api(aws_target):
 
 
 def test_aws_target_partition_and_endpoint_in_china():
-    session = boto3.Session(
-        aws_access_key_id="AKIDEXAMPLE",
-        aws_secret_access_key="example-secret",
-        region_name="cn-north-1",
-    )
-    target = Target("aws", "cn-north-1", session)
+    target = _aws_target("cn-north-1")
 
     assert target.partition == "aws-cn"
     assert stack.endpoint_url(target, "a1b2c3", "v1") == (
