@@ -42,7 +42,9 @@ status: $(INSTALLED)
 	@$(BIN)/python -m helpers.cli status
 
 teardown: $(INSTALLED)
-	@$(BIN)/python -m helpers.cli teardown $(if $(TARGET),--target $(TARGET))
+	@$(BIN)/python -m helpers.cli teardown $(if $(TARGET),--target $(TARGET)) \
+		$(if $(REGION),--region $(REGION)) $(if $(PROFILE),--profile $(PROFILE)) \
+		$(if $(STACK),--stack $(STACK))
 
 down: $(INSTALLED)
 	@$(BIN)/python -m helpers.cli down

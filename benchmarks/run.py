@@ -1,8 +1,9 @@
 """Run every benchmark on private local labs and write docs/benchmarks.md.
 
-Run as ``python -m benchmarks.run`` (``make bench``) for the full sizes, 15 to
-20 minutes on 2 cores, or with ``--quick`` for small sizes that check
-the scripts in a few minutes and write ``results/benchmarks-quick.md`` instead.
+Run as ``python -m benchmarks.run`` (``make bench``) for the full sizes: about
+12 minutes on 2 cores, after a wait of up to 5 minutes for an idle machine.
+``--quick`` runs small sizes that check the scripts in a few minutes and
+writes ``results/benchmarks-quick.md`` instead.
 Each measurement starts its own lab and stops it when done.
 """
 

@@ -580,6 +580,10 @@ BAD_INPUTS = {
     + "x" * 81
     + '"}',
     "unknown field": '{"dueDate": "2026-12-31T15:00:00Z", "when": "now"}',
+    # 90,000 euro signs are 270,000 bytes of UTF-8, over the 256 KiB input limit.
+    "input over 256 KiB": json.dumps(
+        {"dueDate": "2026-12-31T15:00:00Z", "data": "€" * 90_000}, ensure_ascii=False
+    ),
 }
 
 

@@ -81,10 +81,10 @@ def curl_command(
 ) -> str:
     """Return a ready-to-paste ``curl --aws-sigv4`` command for one request.
 
-    On the local lab the command carries the lab's public key pair. On AWS it
-    carries ``$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY`` (and the session
-    token header if the credentials have one) for the shell to fill in, never
-    a real secret.
+    On the local lab the command carries the lab's fixed key pair, which is no
+    secret. On AWS it carries ``$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY``
+    (and the session token header if the credentials have one) for the shell
+    to fill in, never a real secret, so those variables must be exported.
     """
     if target.kind == "local":
         user = f"{ACCESS_KEY_ID}:{SECRET_ACCESS_KEY}"
