@@ -217,14 +217,6 @@ def _gateway_responses(client, rest_api_id: str) -> dict[str, GatewayResponse]:
     }
 
 
-def current_deployment_id(client, rest_api_id: str, stage: str) -> str | None:
-    """Return the deployment the stage serves, or None if the stage is missing."""
-    try:
-        return client.get_stage(restApiId=rest_api_id, stageName=stage)["deploymentId"]
-    except (client.exceptions.NotFoundException, KeyError):
-        return None
-
-
 def _load_routes(client, rest_api_id: str) -> list[Route]:
     validators = {
         item["id"]: item

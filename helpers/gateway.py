@@ -83,6 +83,8 @@ RESPONSE_TYPES = {
 }
 DEFAULT_GATEWAY_TEMPLATE = '{"message":$context.error.messageString}'
 
+_DECIMAL = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _JSON_BRACKET = re.compile(r"[\[\]{}]")
 _TEMPLATE_VARIABLE = re.compile(r"\$(?:\{(context(?:\.\w+)+)\}|(context(?:\.\w+)+))")
@@ -144,20 +146,27 @@ class ApiCache:
         self.rest_api_id = rest_api_id
         self.interval_s = interval_s
         self.lock = threading.Lock()
-        self.checked_at: dict[str, float] = {}
-        self.deployments: dict[str, str | None] = {}
+        self.checked_at = -1e9
+        self.deployments: dict[str, str] = {}
         self.apis: dict[str, apidescription.DeployedApi] = {}
 
     def get(self, stage: str) -> apidescription.DeployedApi | None:
-        """Return the stage's API, checking its deployment at most every interval."""
+        """Return the stage's API, checking the deployments at most every interval.
+
+        One GetStages call reads every stage, so requests for stages that do
+        not exist cost no call of their own and are not remembered.
+        """
         with self.lock:
             now = time.monotonic()
-            if now - self.checked_at.get(stage, -1e9) >= self.interval_s:
-                self.deployments[stage] = apidescription.current_deployment_id(
-                    self.client, self.rest_api_id, stage
-                )
-                self.checked_at[stage] = now
-            deployment_id = self.deployments[stage]
+            if now - self.checked_at >= self.interval_s:
+                stages = self.client.get_stages(restApiId=self.rest_api_id)["item"]
+                self.deployments = {
+                    item["stageName"]: item["deploymentId"]
+                    for item in stages
+                    if item.get("deploymentId")
+                }
+                self.checked_at = now
+            deployment_id = self.deployments.get(stage)
             if deployment_id is None:
                 return None
             if deployment_id not in self.apis:
@@ -410,8 +419,27 @@ def _body_errors(validator, body: bytes) -> list[str]:
             json.loads(text, parse_constant=_reject_constant) if text.strip() else {}
         )
     except ValueError as error:
+        if "integer string conversion" in str(error):
+            # Python refuses to parse integers of more than 4,300 digits.
+            return [
+                "/: the body has an integer of more than 4,300 digits, more than "
+                "the local lab parses (maxDigits)"
+            ]
         return [f"/: the body is not valid JSON: {error} (json)"]
+    if not _encodes_as_utf8(document):
+        return [
+            "/: the body has a lone UTF-16 surrogate escape such as \\ud800, which "
+            "is not a Unicode character (json)"
+        ]
     return apidescription.describe_schema_errors(validator, document)
+
+
+def _encodes_as_utf8(document: Any) -> bool:
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _reject_constant(name: str) -> Any:
@@ -550,6 +578,11 @@ class GatewayHandler(BaseHTTPRequestHandler):
     """Hand each HTTP request to the gateway and write its response."""
 
     protocol_version = "HTTP/1.1"
+    # A malformed request line is answered as HTTP/1.1, with a status line,
+    # not as HTTP/0.9, which has none.
+    default_request_version = "HTTP/1.1"
+    # Seconds a connection may stay silent, waiting for a request or a body.
+    timeout = 60
     # Headers and body go out in separate writes; with Nagle's algorithm the
     # body of a keep-alive response waits for the client's delayed ACK (40 ms).
     disable_nagle_algorithm = True
@@ -557,16 +590,24 @@ class GatewayHandler(BaseHTTPRequestHandler):
 
     def do_request(self) -> None:
         started = time.perf_counter()
-        split = urlsplit(self.path)
         try:
+            split = urlsplit(self.path)
             body = _read_body(self.headers, self.rfile)
-        except FramingError as error:
-            logger.warning("%s %s rejected: %s", self.command, split.path, error)
-            self.send_error(error.status, error.message)
+        except ValueError as error:
+            # FramingError, or a request target that urlsplit cannot parse.
+            status = error.status if isinstance(error, FramingError) else 400
+            logger.warning("%s %r rejected: %s", self.command, self.path, error)
+            self._send_error_quietly(status, str(error))
+            return
+        except TimeoutError:
+            logger.warning(
+                "%s %r: the client sent no body in time", self.command, self.path
+            )
+            self.close_connection = True
             return
         call = Call(
             method=self.command,
-            target=self.path,
+            target=_origin_form(split),
             path=split.path,
             query=dict(parse_qsl(split.query, keep_blank_values=True)),
             headers=_headers(self),
@@ -576,7 +617,13 @@ class GatewayHandler(BaseHTTPRequestHandler):
             source_ip=self.client_address[0],
         )
         response = self.server.gateway.handle(call, self.headers.get("Host", ""))
-        self._write(response, call.request_id)
+        try:
+            self._write(response, call.request_id)
+        except (BrokenPipeError, ConnectionResetError):
+            logger.info(
+                "request %s: the client left before the response", call.request_id
+            )
+            self.close_connection = True
         elapsed_ms = (time.perf_counter() - started) * 1000
         logger.info(
             "%s %s %d %.1f ms request %s",
@@ -584,6 +631,12 @@ class GatewayHandler(BaseHTTPRequestHandler):
         )  # fmt: skip
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = do_request
+
+    def _send_error_quietly(self, status: int, message: str) -> None:
+        try:
+            self.send_error(status, message)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
 
     def send_error(
         self, code: int, message: str | None = None, explain: str | None = None
@@ -626,7 +679,7 @@ def _headers(handler: BaseHTTPRequestHandler) -> dict[str, str]:
     return headers
 
 
-class FramingError(Exception):
+class FramingError(ValueError):
     """The request body cannot be read as its headers describe it."""
 
     def __init__(self, status: int, message: str):
@@ -639,13 +692,27 @@ def _read_body(headers, stream) -> bytes:
     """Read the whole body, or raise FramingError before any of it is used.
 
     A body shorter than its Content-Length means the client gave up, so the
-    request must not run: a client that retries would start it twice.
+    request must not run: a client that retries would start it twice. Headers
+    that frame the body ambiguously are rejected, because the bytes left
+    unread would be taken for the next request on the connection.
     """
-    if headers.get("Transfer-Encoding", "").lower() == "chunked":
+    if any(name != name.strip() for name in headers.keys()):
+        raise FramingError(400, "a header name has white space around it")
+    codings = [v.strip().lower() for v in headers.get_all("Transfer-Encoding", [])]
+    lengths = {v.strip() for v in headers.get_all("Content-Length", [])}
+    if codings and lengths:
+        raise FramingError(400, "both Transfer-Encoding and Content-Length are set")
+    if codings:
+        if codings != ["chunked"]:
+            raise FramingError(501, f"unsupported Transfer-Encoding {codings!r}")
         return _read_chunked(stream)
-    text = (headers.get("Content-Length") or "0").strip()
-    if not text.isdigit():
+    if len(lengths) > 1:
+        raise FramingError(400, f"conflicting Content-Length values {sorted(lengths)}")
+    text = lengths.pop() if lengths else "0"
+    if not _DECIMAL.fullmatch(text):
         raise FramingError(400, f"invalid Content-Length {text!r}")
+    if len(text) > len(str(MAX_PAYLOAD_BYTES)):
+        raise FramingError(413, f"request body exceeds {MAX_PAYLOAD_BYTES} bytes")
     length = int(text)
     if length > MAX_PAYLOAD_BYTES:
         raise FramingError(413, f"request body exceeds {MAX_PAYLOAD_BYTES} bytes")
@@ -661,21 +728,37 @@ def _read_chunked(stream) -> bytes:
     chunks, total = [], 0
     while True:
         line = stream.readline().split(b";")[0].strip()
-        try:
-            size = int(line, 16)
-        except ValueError:
-            raise FramingError(400, f"invalid chunk size {line!r}") from None
+        if not _HEX.fullmatch(line):
+            raise FramingError(400, f"invalid chunk size {line!r}")
+        if len(line) > len(f"{MAX_PAYLOAD_BYTES:x}"):
+            raise FramingError(413, f"request body exceeds {MAX_PAYLOAD_BYTES} bytes")
+        size = int(line, 16)
         if size == 0:
-            stream.readline()
+            _skip_trailers(stream)
             return b"".join(chunks)
         total += size
-        if size < 0 or total > MAX_PAYLOAD_BYTES:
+        if total > MAX_PAYLOAD_BYTES:
             raise FramingError(413, f"request body exceeds {MAX_PAYLOAD_BYTES} bytes")
         chunk = stream.read(size)
         if len(chunk) < size:
             raise FramingError(400, "request body ended inside a chunk")
         chunks.append(chunk)
         stream.readline()
+
+
+def _skip_trailers(stream) -> None:
+    """Read the trailer fields after the last chunk, up to the empty line."""
+    while stream.readline() not in (b"\r\n", b"\n", b""):
+        pass
+
+
+def _origin_form(split) -> str:
+    """Return the path and query of a request target, also of an absolute URL.
+
+    HTTP/1.1 servers must accept ``POST http://host/v1/events``, and SigV4
+    signs only the path and query.
+    """
+    return split.path + (f"?{split.query}" if split.query else "")
 
 
 class GatewayServer(ThreadingHTTPServer):

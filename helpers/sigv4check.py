@@ -216,9 +216,13 @@ def verify_signature(
         )
     credentials = Credentials(key, secret_keys[key])
     signed_headers = match["signed_headers"].split(";")
-    expected = expected_signature(
-        request, signed_headers, amz_date, credentials, region
-    )
+    try:
+        expected = expected_signature(
+            request, signed_headers, amz_date, credentials, region
+        )
+    except ValueError as error:
+        # botocore cannot build the canonical request, e.g. from "Host: [".
+        raise SignatureRejected("INVALID_SIGNATURE", SIGNATURE_MISMATCH) from error
     if not hmac.compare_digest(expected, match["signature"]):
         raise SignatureRejected("INVALID_SIGNATURE", SIGNATURE_MISMATCH)
     return key

@@ -230,11 +230,30 @@ def _parse_due_date(due_date: str) -> datetime:
 
 def _encode_body(body: dict[str, Any]) -> str:
     try:
-        return json.dumps(body, ensure_ascii=False, allow_nan=False)
+        text = json.dumps(body, ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise InvalidTypeError(
             "data", f"data is not JSON-serialisable: {error}", rule="json"
         ) from None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        field_name = "id" if not _encodes(body.get("id")) else "data"
+        raise InvalidTypeError(
+            field_name,
+            f"{field_name} has a lone UTF-16 surrogate such as '\\ud800', which is "
+            "not a Unicode character and cannot be sent as UTF-8",
+            rule="json",
+        ) from None
+    return text
+
+
+def _encodes(value: Any) -> bool:
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _timing_notes(due: str, truncated: datetime, now_s: float) -> tuple[list, bool]:

@@ -96,6 +96,16 @@ BAD_BODIES = {
     "data NaN": (_body(dueDate=LATER, data=float("nan")), "/", "json"),
     "data Infinity": (_body(dueDate=LATER, data=float("-inf")), "/", "json"),
     "data nested 300 deep": (_body(dueDate=LATER, data=NESTED_300), "/", "maxDepth"),
+    "id lone surrogate": (
+        _body(dueDate=LATER, id="a\ud800"),
+        "/",
+        "surrogate",
+    ),
+    "data 4301 digits": (
+        '{"dueDate": "' + LATER + '", "data": ' + "9" * 4301 + "}",
+        "/",
+        "maxDigits",
+    ),
 }
 for character in FORBIDDEN_ID_CHARACTERS:
     BAD_BODIES[f"id with {character}"] = (
@@ -221,6 +231,112 @@ def test_body_over_10_mib_is_413(target, stack):
     answer = _raw_request(stack.events_url, head)
 
     assert answer.startswith(b"HTTP/1.1 413")
+
+
+def _status_line(answer: bytes) -> bytes:
+    return answer.partition(b"\r\n")[0]
+
+
+@pytest.mark.parametrize(
+    ("content_length", "status"),
+    [("\u00b2", b"400"), ("1\u00b3", b"400"), ("0" * 4300 + "2", b"413")],
+    ids=["superscript two", "digit and superscript", "4301 digits"],
+)
+def test_odd_content_length_is_rejected(target, stack, content_length, status):
+    body = _body(dueDate=_due_in(3600))
+    head = _signed_head(target, stack, body, **{"Content-Length": content_length})
+
+    answer = _raw_request(stack.events_url, head, body.encode())
+
+    assert _status_line(answer).startswith(b"HTTP/1.1 " + status)
+
+
+def test_conflicting_content_lengths_are_400(target, stack):
+    body = _body(dueDate=_due_in(3600))
+    head = _signed_head(target, stack, body, **{"Content-Length": str(len(body))})
+    head += "\r\nContent-Length: 5"
+
+    answer = _raw_request(stack.events_url, head, body.encode())
+
+    assert _status_line(answer).startswith(b"HTTP/1.1 400")
+
+
+def test_unknown_transfer_coding_is_501(target, stack):
+    head = _signed_head(target, stack, "", **{"Transfer-Encoding": "gzip, chunked"})
+
+    answer = _raw_request(stack.events_url, head, b"0\r\n\r\n")
+
+    assert _status_line(answer).startswith(b"HTTP/1.1 501")
+
+
+@pytest.mark.parametrize("size", ["0x3a", "3_a", "-1"])
+def test_invalid_chunk_size_is_400(target, stack, event_id, size):
+    head = _signed_head(target, stack, "", **{"Transfer-Encoding": "chunked"})
+    body = _body(dueDate=_due_in(3600), id=event_id).encode()
+
+    answer = _raw_request(stack.events_url, head, size.encode() + b"\r\n" + body)
+
+    assert _status_line(answer).startswith(b"HTTP/1.1 400")
+    assert event_id not in _execution_names(target, stack)
+
+
+def test_chunk_trailers_do_not_spill_into_next_request(stack):
+    path = urlsplit(stack.events_url).path
+    host = urlsplit(stack.events_url).netloc
+    first = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked"
+    trailers = b"0\r\nX-One: a\r\nX-Two: b\r\n\r\n"
+    second = f"GET {path}/x HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+
+    answer = _raw_request(stack.events_url, first, trailers + second.encode())
+
+    assert answer.count(b"HTTP/1.1 403") == 2
+
+
+def test_malformed_request_line_gets_status_line(stack):
+    path = urlsplit(stack.events_url).path
+    head = f"GET {path}/x HTTP/2.0\r\nHost: x"
+
+    answer = _raw_request(stack.events_url, head)
+
+    assert _status_line(answer).startswith(b"HTTP/1.1 ")
+    assert b'"message"' in answer
+
+
+def test_unparsable_request_target_is_400(stack):
+    answer = _raw_request(stack.events_url, "GET http://[ HTTP/1.1\r\nHost: x")
+
+    assert _status_line(answer).startswith(b"HTTP/1.1 400")
+
+
+def test_absolute_form_target_is_accepted(target, stack, event_id):
+    body = _body(dueDate=_due_in(3600), id=event_id)
+    head = _signed_head(target, stack, body, **{"Content-Length": str(len(body))})
+    head = head.replace(
+        f"POST {urlsplit(stack.events_url).path} ", f"POST {stack.events_url} "
+    )
+
+    answer = _raw_request(stack.events_url, head, body.encode())
+
+    assert _status_line(answer).startswith(b"HTTP/1.1 200")
+    assert event_id in _execution_names(target, stack)
+
+
+def test_unparsable_host_with_made_up_signature_is_403(stack):
+    today = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    scope = f"AKIALOCALLAB00000000/{today[:8]}/us-east-1/execute-api/aws4_request"
+    head = "\r\n".join(
+        [
+            f"GET {urlsplit(stack.events_url).path}/x HTTP/1.1",
+            "Host: [",
+            f"X-Amz-Date: {today}",
+            f"Authorization: AWS4-HMAC-SHA256 Credential={scope}, "
+            f"SignedHeaders=host;x-amz-date, Signature={'0' * 64}",
+        ]
+    )
+
+    answer = _raw_request(stack.events_url, head)
+
+    assert _status_line(answer).startswith(b"HTTP/1.1 403")
 
 
 def test_uri_too_long_answers_json(stack):
@@ -560,3 +676,27 @@ def test_request_auth_reads_refreshed_credentials():
 
     assert "Credential=AKIAFIRSTKEY00000000/" in first.headers["Authorization"]
     assert "Credential=AKIASECONDKEY0000000/" in second.headers["Authorization"]
+
+
+class _CountingApiGateway:
+    """A stand-in for the apigateway client that counts GetStages calls."""
+
+    def __init__(self):
+        self.get_stages_calls = 0
+
+    def get_stages(self, restApiId):
+        self.get_stages_calls += 1
+        return {"item": []}
+
+
+def test_api_cache_reads_stages_once_per_interval():
+    from helpers.gateway import ApiCache
+
+    client = _CountingApiGateway()
+    cache = ApiCache(client, "a1b2c3", interval_s=3600)
+
+    found = [cache.get(f"stage-{i}") for i in range(100)]
+
+    assert found == [None] * 100
+    assert client.get_stages_calls == 1
+    assert cache.deployments == {}

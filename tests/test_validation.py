@@ -225,3 +225,14 @@ def test_validation_error_message_names_field():
     error = validation.DueDateTooFarError("dueDate", "too far")
 
     assert str(error) == "dueDate: too far"
+
+
+@pytest.mark.parametrize(
+    ("id", "data", "field"), [("a\ud800", None, "id"), ("ok", "\udc00", "data")]
+)
+def test_check_rejects_lone_surrogate(id, data, field):
+    with pytest.raises(validation.InvalidTypeError) as raised:
+        check_event(FUTURE, data, id, now=NOW)
+
+    assert raised.value.field == field
+    assert "surrogate" in str(raised.value)
