@@ -43,7 +43,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from helpers import apidescription, sigv4check, vtl
+from helpers import apidescription, sigv4check, validation, vtl
 from helpers.emulator import ACCESS_KEY_ID, ACCOUNT_ID, SECRET_ACCESS_KEY
 
 logger = logging.getLogger("helpers.gateway")
@@ -426,20 +426,12 @@ def _body_errors(validator, body: bytes) -> list[str]:
                 "the local lab parses (maxDigits)"
             ]
         return [f"/: the body is not valid JSON: {error} (json)"]
-    if not _encodes_as_utf8(document):
+    if not validation.encodes_as_utf8(document):
         return [
             "/: the body has a lone UTF-16 surrogate escape such as \\ud800, which "
             "is not a Unicode character (json)"
         ]
     return apidescription.describe_schema_errors(validator, document)
-
-
-def _encodes_as_utf8(document: Any) -> bool:
-    try:
-        json.dumps(document, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _reject_constant(name: str) -> Any:
@@ -578,8 +570,8 @@ class GatewayHandler(BaseHTTPRequestHandler):
     """Hand each HTTP request to the gateway and write its response."""
 
     protocol_version = "HTTP/1.1"
-    # A malformed request line is answered as HTTP/1.1, with a status line,
-    # not as HTTP/0.9, which has none.
+    # The response to a malformed request line is HTTP/1.1, with a status line,
+    # not HTTP/0.9, which has none.
     default_request_version = "HTTP/1.1"
     # Seconds a connection may stay silent, waiting for a request or a body.
     timeout = 60

@@ -238,7 +238,7 @@ def _encode_body(body: dict[str, Any]) -> str:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        field_name = "id" if not _encodes(body.get("id")) else "data"
+        field_name = "id" if not encodes_as_utf8(body.get("id")) else "data"
         raise InvalidTypeError(
             field_name,
             f"{field_name} has a lone UTF-16 surrogate such as '\\ud800', which is "
@@ -248,7 +248,8 @@ def _encode_body(body: dict[str, Any]) -> str:
     return text
 
 
-def _encodes(value: Any) -> bool:
+def encodes_as_utf8(value: Any) -> bool:
+    """Tell whether a JSON value has no lone surrogate, so it encodes as UTF-8."""
     try:
         json.dumps(value, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
