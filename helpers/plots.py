@@ -151,6 +151,7 @@ def plot_lateness_ecdf(table: pd.DataFrame, target: str) -> Figure:
         f"lateness: event time minus due date truncated to the second (ms{scale})"
     )
     axes.set_ylabel("share of executions at or below")
+    axes.set_ylim(0, 1.03)  # room for the p99 label below the top edge
     axes.set_title(f"Lateness of each step, ECDF, on {_on(target)}")
     axes.legend(loc="lower right")
     return figure
