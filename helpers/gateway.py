@@ -157,15 +157,8 @@ class ApiCache:
         not exist cost no call of their own and are not remembered.
         """
         with self.lock:
-            now = time.monotonic()
-            if now - self.checked_at >= self.interval_s:
-                stages = self.client.get_stages(restApiId=self.rest_api_id)["item"]
-                self.deployments = {
-                    item["stageName"]: item["deploymentId"]
-                    for item in stages
-                    if item.get("deploymentId")
-                }
-                self.checked_at = now
+            if time.monotonic() - self.checked_at >= self.interval_s:
+                self._read_stages()
             deployment_id = self.deployments.get(stage)
             if deployment_id is None:
                 return None
@@ -182,9 +175,20 @@ class ApiCache:
         the API as it was when it first loaded the deployment. A change made
         between a deployment and that load is served without a redeploy.
         """
+        with self.lock:
+            self._read_stages()
+        for stage in list(self.deployments):
+            self.get(stage)
+
+    def _read_stages(self) -> None:
+        """Read the deployment of every stage; the caller holds the lock."""
         stages = self.client.get_stages(restApiId=self.rest_api_id)["item"]
-        for stage in stages:
-            self.get(stage["stageName"])
+        self.deployments = {
+            item["stageName"]: item["deploymentId"]
+            for item in stages
+            if item.get("deploymentId")
+        }
+        self.checked_at = time.monotonic()
 
 
 # --- the gateway's request pipeline ----------------------------------------------

@@ -700,3 +700,14 @@ def test_api_cache_reads_stages_once_per_interval():
     assert found == [None] * 100
     assert client.get_stages_calls == 1
     assert cache.deployments == {}
+
+
+def test_api_cache_preload_reads_stages_once():
+    from helpers.gateway import ApiCache
+
+    client = _CountingApiGateway()
+    cache = ApiCache(client, "a1b2c3", interval_s=3600)
+
+    cache.preload()
+
+    assert client.get_stages_calls == 1
