@@ -254,12 +254,18 @@ def get_event(endpoint: Endpoint, id: str) -> dict[str, Any]:
 
     GET changes nothing, so throttling, 5xx and connection errors are retried.
     """
+    response = _send_to_event(endpoint, "GET", id)
+    return _raise_for_answer(response, f"GET /events/{id}")
+
+
+def _send_to_event(endpoint: Endpoint, method: str, id: str) -> requests.Response:
+    """Send an idempotent request to /events/{id}, retrying as send_with_retry does."""
     url = f"{endpoint.events_url}/{_quote(id)}"
     response, _ = send_with_retry(
-        lambda: endpoint.session.get(url, timeout=REQUEST_TIMEOUT_S),
+        lambda: endpoint.session.request(method, url, timeout=REQUEST_TIMEOUT_S),
         sleep=endpoint.sleep,
     )
-    return _raise_for_answer(response, f"GET /events/{id}")
+    return response
 
 
 def _quote(id: str) -> str:
@@ -283,13 +289,9 @@ def cancel_event(endpoint: Endpoint, id: str) -> CancelResult:
     and leaves its status as it was, so only an ABORTED status afterwards
     counts as cancelled.
     """
-    url = f"{endpoint.events_url}/{_quote(id)}"
     # Stopping an execution twice has the effect of stopping it once, so the
     # DELETE is retried like a GET.
-    response, _ = send_with_retry(
-        lambda: endpoint.session.delete(url, timeout=REQUEST_TIMEOUT_S),
-        sleep=endpoint.sleep,
-    )
+    response = _send_to_event(endpoint, "DELETE", id)
     answer = _raise_for_answer(response, f"DELETE /events/{id}")
     status = get_event(endpoint, id)["status"]
     cancelled = status == "ABORTED"
